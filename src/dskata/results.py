@@ -1,0 +1,116 @@
+"""What a grading produces: check results and the report document.
+
+These dataclasses are the one shape every writer (JSON, Markdown, HTML,
+terminal) reads; ``to_dict`` gives the ``report.json`` form checked by
+``report/schema.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal[
+    "passed",
+    "failed",
+    "timed_out",
+    "crashed",
+    "resource_exceeded",
+    "not_attempted",
+    "tampered",
+    "infra_error",
+]
+STATUSES: tuple[Status, ...] = (
+    "passed",
+    "failed",
+    "timed_out",
+    "crashed",
+    "resource_exceeded",
+    "not_attempted",
+    "tampered",
+    "infra_error",
+)
+STATUS_WORDS: dict[str, str] = {
+    "passed": "passed",
+    "failed": "failed",
+    "timed_out": "timed out",
+    "crashed": "crashed",
+    "resource_exceeded": "resource exceeded",
+    "not_attempted": "not attempted",
+    "tampered": "tampered",
+    "infra_error": "infra error (kit fault)",
+}
+
+
+@dataclass
+class Evidence:
+    """Why a check did not pass, told for a human."""
+
+    summary: str
+    story: list[str] = field(default_factory=list)
+    counterexample: str | None = None
+    reproduce_blob: str | None = None
+    fault_schedule: str | None = None
+    log_excerpt: str | None = None
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    part: int
+    dimension: str
+    points: float
+    max_points: float
+    status: Status
+    evidence: Evidence | None
+    replay: str
+    duration_s: float
+
+
+@dataclass
+class DimensionScore:
+    score: float
+    max_score: float
+
+
+@dataclass
+class Report:
+    kit_version: str
+    exercise: str
+    exercise_version: str
+    parts: list[int]
+    seed_profile: str
+    seed_profile_sha256: str
+    submission: str
+    submission_sha256: str
+    isolation: str
+    score: float
+    max_score: float
+    dimensions: dict[str, DimensionScore]
+    scorecard: dict[str, str]
+    not_measured: list[str]
+    checks: list[CheckResult]
+    created_at: str
+    duration_s: float
+    infra_error: str | None = None
+    schema_version: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.status != "passed"]
+
+
+def report_from_dict(data: dict[str, Any]) -> Report:
+    """Rebuilds a Report from its ``report.json`` form (for ``compare`` and tests)."""
+    checks = [
+        CheckResult(**{**c, "evidence": Evidence(**c["evidence"]) if c["evidence"] else None})
+        for c in data["checks"]
+    ]
+    dims = {k: DimensionScore(**v) for k, v in data["dimensions"].items()}
+    fields = {k: v for k, v in data.items() if k not in ("checks", "dimensions")}
+    return Report(**fields, checks=checks, dimensions=dims)
