@@ -1,0 +1,257 @@
+"""The pytest plugin that turns grader tests into scored, explained check results.
+
+Loaded with ``-p dskata.grading.plugin --dskata-config FILE`` in the grading
+process (trusted). It selects the checks of the assigned parts, seeds each one
+from the profile, hands each a fresh sandboxed child, classifies how it ended
+(passed, failed, timed out, crashed, …) and writes the results file that the
+grading command turns into the report.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from dskata.grading.api import Candidate, Story
+from dskata.grading.config import SessionConfig, check_seed
+from dskata.results import CheckResult, Evidence, Status
+from dskata.sandbox.child import Child, ChildSpec
+from dskata.sandbox.faults import CandidateFault, CandidateRaised
+from dskata.sandbox.launcher import Limits, default_launcher
+
+CONFIG_KEY = pytest.StashKey[SessionConfig]()
+STATE_KEY = pytest.StashKey["_CheckState"]()
+RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
+IMPORT_FAULT_KEY = pytest.StashKey[list[CandidateFault]]()
+
+settings.register_profile(
+    "dskata",
+    database=None,
+    deadline=None,
+    print_blob=True,
+    derandomize=False,
+    report_multiple_bugs=False,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
+)
+
+
+class _CheckState:
+    """What one check collected while it ran: story and the children it started."""
+
+    def __init__(self) -> None:
+        self.story = Story()
+        self.children: list[Child] = []
+        self.started = time.monotonic()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--dskata-config", required=True, help="grading session config (JSON)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "dskata_check(id, part, dimension, points, title): a check")
+    config.stash[CONFIG_KEY] = SessionConfig.read(Path(config.getoption("--dskata-config")))
+    config.stash[RESULTS_KEY] = []
+    config.stash[IMPORT_FAULT_KEY] = []
+    settings.load_profile("dskata")
+
+
+def _meta(item: pytest.Item) -> dict[str, Any]:
+    marker = item.get_closest_marker("dskata_check")
+    if marker is None:
+        raise pytest.UsageError(f"grader test {item.nodeid} has no @check marker")
+    return dict(marker.kwargs)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    cfg = config.stash[CONFIG_KEY]
+    seen: dict[str, str] = {}
+    keep: list[pytest.Item] = []
+    for item in items:
+        meta = _meta(item)
+        if meta["id"] in seen:
+            raise pytest.UsageError(
+                f"check id {meta['id']} used by {seen[meta['id']]} and {item.nodeid}"
+            )
+        seen[meta["id"]] = item.nodeid
+        if meta["part"] not in cfg.parts or (cfg.checks and meta["id"] not in cfg.checks):
+            continue
+        function = getattr(item, "obj", None)
+        if getattr(function, "is_hypothesis_test", False):
+            # Same profile + same check → the same generated examples, every run.
+            function._hypothesis_internal_use_seed = check_seed(cfg.seed, meta["id"])  # type: ignore[union-attr]
+        keep.append(item)
+    unknown = sorted(set(cfg.checks or ()) - set(seen))
+    if unknown:
+        raise pytest.UsageError(f"no check with id {unknown[0]} (known: {', '.join(sorted(seen))})")
+    items[:] = keep
+
+
+def _progress(config: pytest.Config, event: dict[str, Any]) -> None:
+    with open(config.stash[CONFIG_KEY].progress_path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(event) + "\n")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _progress(session.config, {"total": len(session.items)})
+
+
+# -- fixtures ---------------------------------------------------------------
+
+
+@pytest.fixture
+def _check_state(request: pytest.FixtureRequest) -> Iterator[_CheckState]:
+    state = _CheckState()
+    request.node.stash[STATE_KEY] = state
+    yield state
+    for child in state.children:
+        child.close()
+
+
+def _spawn(
+    request: pytest.FixtureRequest, state: _CheckState, module: Path, name: str
+) -> Candidate:
+    cfg = request.config.stash[CONFIG_KEY]
+    meta = _meta(request.node)
+    timeout = float(meta.get("timeout", 60.0))
+    scratch = Path(cfg.scratch) / re.sub(r"[^A-Za-z0-9_.-]", "_", meta["id"]) / name
+    spec = ChildSpec(
+        module_path=module,
+        module_name=cfg.module_name,
+        submission_root=module.parent,
+        driver_path=Path(cfg.driver_path),
+        scratch=scratch,
+        limits=Limits(cpu_s=int(timeout) + 5),
+    )
+    child = Child(spec, default_launcher())
+    state.children.append(child)
+    child.start()
+    return Candidate(child, deadline=state.started + timeout)
+
+
+@pytest.fixture
+def candidate(request: pytest.FixtureRequest, _check_state: _CheckState) -> Candidate:
+    """The submission, in a fresh sandboxed child for this check."""
+    faults = request.config.stash[IMPORT_FAULT_KEY]
+    if faults:
+        raise type(faults[0])(faults[0].message, detail=faults[0].detail)
+    cfg = request.config.stash[CONFIG_KEY]
+    try:
+        return _spawn(request, _check_state, Path(cfg.module_path), "candidate")
+    except CandidateFault as fault:
+        # An import that fails once fails the same way for every check: do not wait again.
+        faults.append(fault)
+        raise
+
+
+@pytest.fixture
+def reference(request: pytest.FixtureRequest, _check_state: _CheckState) -> Candidate:
+    """The kit's reference solution in its own child, for same-run comparisons."""
+    cfg = request.config.stash[CONFIG_KEY]
+    return _spawn(request, _check_state, Path(cfg.reference_path), "reference")
+
+
+@pytest.fixture
+def story(_check_state: _CheckState) -> Story:
+    return _check_state.story
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> random.Random:
+    """A random.Random seeded from the profile and the check id (never the global one)."""
+    cfg = request.config.stash[CONFIG_KEY]
+    return random.Random(check_seed(cfg.seed, _meta(request.node)["id"]))
+
+
+# -- outcomes ---------------------------------------------------------------
+
+
+def classify(exc: BaseException | None) -> Status:
+    """Maps how a check ended to its status; anything unexpected is the kit's fault."""
+    if exc is None:
+        return "passed"
+    if isinstance(exc, CandidateFault):
+        return exc.status
+    if isinstance(exc, AssertionError):
+        return "failed"
+    if isinstance(exc, BaseExceptionGroup) and all(classify(e) == "failed" for e in exc.exceptions):
+        return "failed"
+    return "infra_error"
+
+
+def _evidence(exc: BaseException, state: _CheckState | None, status: Status) -> Evidence:
+    notes = [str(n) for n in getattr(exc, "__notes__", [])]
+    counter = "\n".join(n for n in notes if n.startswith(("Falsifying", "Draw", "Trying")))
+    blob = next((n.strip() for n in notes if "reproduce_failure" in n), None)
+    if isinstance(exc, CandidateFault):
+        summary = exc.message
+    elif status == "infra_error":
+        summary = (
+            f"the grader itself failed ({type(exc).__name__}: {exc}); not the candidate's fault"
+        )
+    else:
+        summary = str(exc).split("\n\n")[0].strip() or type(exc).__name__
+    story = list(state.story.lines) if state else []
+    if isinstance(exc, CandidateRaised) and exc.traceback:
+        story.append("candidate traceback:\n" + exc.traceback.strip())
+    if isinstance(exc, CandidateFault) and exc.detail:
+        story.append(exc.detail.strip())
+    logs = [c.log_excerpt() for c in state.children] if state else []
+    return Evidence(
+        summary=summary,
+        story=story,
+        counterexample=counter or None,
+        reproduce_blob=blob,
+        log_excerpt=next((log for log in logs if log), None),
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "teardown" or (call.when == "setup" and call.excinfo is None):
+        return report
+    cfg = item.config.stash[CONFIG_KEY]
+    meta = _meta(item)
+    state = item.stash.get(STATE_KEY, None)
+    exc = call.excinfo.value if call.excinfo else None
+    status = classify(exc)
+    started = state.started if state else call.start
+    result = CheckResult(
+        id=meta["id"],
+        title=meta["title"],
+        part=meta["part"],
+        dimension=meta["dimension"],
+        points=meta["points"] if status == "passed" else 0.0,
+        max_points=meta["points"],
+        status=status,
+        evidence=None if exc is None else _evidence(exc, state, status),
+        replay=f"{cfg.replay_base} --check {meta['id']}",
+        duration_s=round(time.monotonic() - started, 3),
+    )
+    item.config.stash[RESULTS_KEY].append(result)
+    _progress(item.config, {"done": result.id, "status": result.status, "title": result.title})
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    cfg = session.config.stash.get(CONFIG_KEY, None)
+    if cfg is None:
+        return
+    results = session.config.stash[RESULTS_KEY]
+    payload = {"isolation": default_launcher().isolation, "checks": [asdict(r) for r in results]}
+    Path(cfg.results_path).write_text(json.dumps(payload), encoding="utf-8")
