@@ -1,0 +1,172 @@
+"""The ``dskata`` command line: parses, delegates, prints. No grading logic lives here.
+
+Exit status: 0 when the work was done (a report was written, whatever the score),
+2 for usage mistakes, 3 when the kit itself failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import dskata
+from dskata.catalog import all_exercises, get_exercise, parse_parts
+from dskata.errors import DskataError
+from dskata.grade import GradeRequest, grade
+from dskata.report import print_summary
+from dskata.seeds import new_profile
+from dskata.workspace import start_workspace
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(error: DskataError) -> NoReturn:
+    console.print(f"[bold red]error:[/] {error}")
+    sys.exit(error.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(dskata.__version__, prog_name="dskata")
+def main() -> None:
+    """Distributed-systems interview exercises with hidden, trustworthy graders."""
+
+
+@main.command("list")
+def list_exercises() -> None:
+    """List the exercises, their parts and versions."""
+    table = Table(title="dskata exercises")
+    for column in ("exercise", "version", "parts", "summary"):
+        table.add_column(column)
+    for ex in all_exercises():
+        parts = "\n".join(f"{p.number}. {p.title} (≈{p.minutes} min)" for p in ex.parts)
+        table.add_row(ex.slug, ex.version, parts, ex.summary)
+    out.print(table)
+
+
+@main.command()
+@click.argument("slug")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--parts", help="parts to assign, e.g. 1,2 (default: all)")
+def start(slug: str, directory: Path, parts: str | None) -> None:
+    """Write a candidate workspace for exercise SLUG into DIRECTORY."""
+    try:
+        exercise = get_exercise(slug)
+        chosen = exercise.check_parts(parse_parts(parts) if parts else None)
+        start_workspace(exercise, directory, chosen)
+    except DskataError as error:
+        _fail(error)
+    out.print(f"Workspace for [bold]{slug}[/] (parts {', '.join(map(str, chosen))}) in {directory}")
+    out.print("Hand it to the candidate; they run the public tests with: pip install . && pytest")
+
+
+@main.command("grade")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--exercise", "exercise", help="exercise slug (required for a bare module file)")
+@click.option("--parts", help="parts to grade, e.g. 1,2 (default: the workspace's own)")
+@click.option("--seeds", default="default", show_default=True, help="seed profile name or file")
+@click.option("--check", "checks", multiple=True, help="grade only this check id (repeatable)")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="report folder")
+@click.option("--quiet", is_flag=True, help="print only where the reports are")
+def grade_command(
+    path: Path,
+    exercise: str | None,
+    parts: str | None,
+    seeds: str,
+    checks: tuple[str, ...],
+    out_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Grade a submission: a workspace folder, a .zip/.tar.gz of one, or a module file."""
+    try:
+        request = GradeRequest(
+            path=path,
+            exercise=exercise,
+            parts=parse_parts(parts) if parts else None,
+            seeds=seeds,
+            checks=checks,
+            out=out_dir,
+        )
+        with _progress(quiet) as on_event:
+            graded = grade(request, progress=on_event)
+    except DskataError as error:
+        _fail(error)
+    if not quiet:
+        print_summary(graded.report, out)
+    out.print(f"Reports: {graded.out_dir}/report.{{json,md,html}}")
+    if graded.report.infra_error:
+        console.print(f"[bold red]infra error (the kit's fault):[/] {graded.report.infra_error}")
+        sys.exit(3)
+
+
+class _progress:
+    """A rich progress bar fed by the grading session's per-check events."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.bar = Progress(
+            TextColumn("[bold]grading[/]"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} {task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+            transient=True,
+        )
+        self.task = self.bar.add_task("", total=None)
+
+    def __enter__(self) -> _progress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(None, None, None)
+
+    def __call__(self, event: dict[str, object]) -> None:
+        if "total" in event:
+            self.bar.update(self.task, total=float(str(event["total"])))
+        else:
+            self.bar.update(self.task, advance=1, description=f"{event['done']} {event['status']}")
+
+
+@main.command()
+@click.argument("slugs", nargs=-1)
+@click.option(
+    "--repeat",
+    default=1,
+    show_default=True,
+    help="grade everything N times; any varying score fails",
+)
+@click.option("--jobs", default=2, show_default=True, help="gradings run at once")
+def verify(slugs: tuple[str, ...], repeat: int, jobs: int) -> None:
+    """Prove graders sound: reference full marks, stub zero, every mutant caught."""
+    from dskata.verify import run_verify  # imported late: only this command needs it
+
+    try:
+        ok = run_verify(list(slugs), repeat=repeat, jobs=jobs, console=out)
+    except DskataError as error:
+        _fail(error)
+    sys.exit(0 if ok else 1)
+
+
+@main.group()
+def seeds() -> None:
+    """Seed profiles: the same generated cases for every candidate of a hiring cycle."""
+
+
+@seeds.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help="where to write it")
+def seeds_new(name: str, directory: Path | None) -> None:
+    """Write a fresh private seed profile NAME."""
+    try:
+        profile = new_profile(name, directory)
+    except DskataError as error:
+        _fail(error)
+    out.print(f"Seed profile {profile.name!r} written to {profile.path}")
+    out.print(f"Grade a cycle with it: dskata grade … --seeds {profile.path}")

@@ -1,0 +1,171 @@
+"""``dskata verify``: proves each grader sound and prints the kill matrix.
+
+For every exercise: the reference scores full marks, the untouched stub scores
+zero with every check "not attempted", and every mutant in ``graders/<slug>/mutants``
+fails each check its ``__mutant__`` literal declares. With ``repeat`` > 1 every
+grading runs that many times and any check whose status varies is a failure
+(a flaky grader is an untrustworthy one).
+"""
+
+from __future__ import annotations
+
+import ast
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dskata.catalog import Exercise, all_exercises, get_exercise
+from dskata.errors import KitError
+from dskata.grading.runner import RunOutcome, run_checks
+from dskata.seeds import load_profile
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    path: Path
+    kind: str  # "reference" | "stub" | "mutant"
+    catches: tuple[str, ...] = ()
+    mistake: str = ""
+
+
+@dataclass
+class Verdict:
+    target: Target
+    runs: list[dict[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def read_mutant(path: Path) -> dict[str, Any]:
+    """Returns a mutant's ``__mutant__`` literal; raises KitError when absent or malformed."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__mutant__" for t in node.targets
+        ):
+            data = ast.literal_eval(node.value)
+            if isinstance(data, dict) and data.get("catches") and data.get("mistake"):
+                return data
+    raise KitError(f"{path} has no __mutant__ = {{'mistake': …, 'catches': [...]}} literal")
+
+
+def targets_for(exercise: Exercise) -> list[Target]:
+    found = [
+        Target("reference", exercise.reference_module, "reference"),
+        Target("stub", exercise.stub_module, "stub"),
+    ]
+    for path in sorted(exercise.mutants_dir.glob("*.py")):
+        meta = read_mutant(path)
+        found.append(
+            Target(path.stem, path, "mutant", tuple(meta["catches"]), str(meta["mistake"]))
+        )
+    return found
+
+
+def _grade(exercise: Exercise, target: Target, seed: int) -> RunOutcome:
+    with tempfile.TemporaryDirectory(prefix="dskata-verify-") as tmp:
+        return run_checks(
+            exercise,
+            module_path=target.path,
+            parts=exercise.part_numbers,
+            seed=seed,
+            checks=None,
+            scratch=Path(tmp),
+            replay_base=f"dskata grade {target.path} --exercise {exercise.slug}",
+        )
+
+
+def judge(target: Target, outcome: RunOutcome) -> list[str]:
+    """Returns what is wrong with one grading of ``target`` (empty when sound)."""
+    if outcome.infra_error:
+        return [f"infra error: {outcome.infra_error.splitlines()[0]}"]
+    status = {c.id: c.status for c in outcome.checks}
+    if target.kind == "reference":
+        return [f"reference {cid}: {s}" for cid, s in status.items() if s != "passed"]
+    if target.kind == "stub":
+        return [f"stub {cid}: {s}" for cid, s in status.items() if s != "not_attempted"]
+    problems = [f"declares unknown check {cid}" for cid in target.catches if cid not in status]
+    problems += [f"not caught by {cid}" for cid in target.catches if status.get(cid) == "passed"]
+    return problems
+
+
+def verify_exercise(exercise: Exercise, repeat: int, jobs: int, seed: int) -> list[Verdict]:
+    targets = targets_for(exercise)
+    verdicts = {t.name: Verdict(t) for t in targets}
+    work = [t for t in targets for _ in range(repeat)]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        outcomes = list(pool.map(lambda t: (t, _grade(exercise, t, seed)), work))
+    for target, outcome in outcomes:
+        verdict = verdicts[target.name]
+        verdict.runs.append({c.id: c.status for c in outcome.checks})
+        for problem in judge(target, outcome):
+            if problem not in verdict.problems:
+                verdict.problems.append(problem)
+    for verdict in verdicts.values():
+        for cid in sorted({cid for run in verdict.runs for cid in run}):
+            seen = {run.get(cid, "missing") for run in verdict.runs}
+            if len(seen) > 1:
+                verdict.problems.append(f"{cid} varied across runs: {sorted(seen)}")
+    return list(verdicts.values())
+
+
+_CELL = {"passed": "·", "not_attempted": "–"}
+
+
+def kill_matrix(exercise: Exercise, verdicts: list[Verdict]) -> Table:
+    """A row per graded target, a column per check; ✗ = the check failed it."""
+    check_ids = list(verdicts[0].runs[0]) if verdicts and verdicts[0].runs else []
+    table = Table(title=f"kill matrix: {exercise.slug} {exercise.version}", show_lines=False)
+    table.add_column("target")
+    for cid in check_ids:
+        table.add_column(cid.split("-", 1)[1] if "-" in cid else cid, justify="center")
+    table.add_column("verdict")
+    for verdict in verdicts:
+        run = verdict.runs[0] if verdict.runs else {}
+        cells = []
+        for cid in check_ids:
+            mark = _CELL.get(run.get(cid, "?"), "✗")
+            if cid in verdict.target.catches:
+                mark = f"[bold green]{mark}[/]" if mark == "✗" else f"[bold red]{mark}![/]"
+            cells.append(mark)
+        result = "[green]ok[/]" if verdict.ok else "[red]" + "; ".join(verdict.problems) + "[/]"
+        table.add_row(verdict.target.name, *cells, result)
+    return table
+
+
+def run_verify(slugs: list[str], *, repeat: int, jobs: int, console: Console) -> bool:
+    """Verifies the named exercises (all when empty); prints kill matrices; True when sound."""
+    exercises = [get_exercise(s) for s in slugs] if slugs else all_exercises()
+    seed = load_profile("default").seed
+    sound = True
+    for exercise in exercises:
+        verdicts = verify_exercise(exercise, repeat, jobs, seed)
+        console.print(kill_matrix(exercise, verdicts))
+        console.print(
+            "✗ failed the check (bold green where the mutant declares it), · passed, "
+            "– not attempted; a red '!' is a declared check that did not catch it"
+        )
+        for verdict in verdicts:
+            if not verdict.ok:
+                sound = False
+                console.print(
+                    f"[red]✘ {exercise.slug}/{verdict.target.name}:[/] "
+                    + "; ".join(verdict.problems)
+                )
+        mutants = [v for v in verdicts if v.target.kind == "mutant"]
+        caught = sum(v.ok for v in mutants)
+        console.print(
+            f"{exercise.slug}: reference {'ok' if verdicts[0].ok else 'FAILED'}, "
+            f"stub {'ok' if verdicts[1].ok else 'FAILED'}, "
+            f"{caught}/{len(mutants)} mutants caught, {repeat} run(s) each"
+        )
+    return sound
