@@ -1,0 +1,76 @@
+"""Mutant: ``cost`` is only checked for being negative.
+
+``cost=0`` is allowed for free, ``cost=1.5`` is accepted, and ``cost > burst`` is denied
+forever with a ``retry_after`` that never comes true, instead of raising ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__mutant__ = {
+    "mistake": "cost is not validated: 0, 1.5 and cost > burst are accepted silently",
+    "parts": [1],
+    "catches": ["RL-VALIDATION"],
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    remaining: int  # whole tokens left in the bucket after this decision (floor)
+    retry_after: float  # 0.0 when allowed; else seconds until the same request could be allowed
+
+
+class TokenBucketLimiter:
+    def __init__(
+        self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float):
+            raise ValueError(f"rate must be a number, got {rate!r}")
+        if not math.isfinite(rate) or rate <= 0:
+            raise ValueError(f"rate must be finite and > 0, got {rate!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError(f"burst must be an int >= 1, got {burst!r}")
+        self._rate = float(rate)
+        self._burst = burst
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state: dict[str, list[float]] = {}  # key -> [tokens, last]
+        self._limit = 1024
+
+    def try_acquire(self, key: str, cost: int = 1) -> Decision:
+        if cost < 0:
+            raise ValueError(f"cost must not be negative, got {cost!r}")
+        with self._lock:
+            now = self._clock()
+            state = self._state.get(key)
+            if state is None:
+                if len(self._state) >= self._limit:
+                    self._evict(now)
+                state = self._state[key] = [float(self._burst), now]
+            tokens = self._refill(state, now)
+            if tokens >= cost - 1e-9:
+                state[0] = max(0.0, tokens - cost)
+                return Decision(True, math.floor(state[0] + 1e-9), 0.0)
+            return Decision(False, math.floor(tokens + 1e-9), (cost - tokens) / self._rate)
+
+    def _refill(self, state: list[float], now: float) -> float:
+        tokens, last = state
+        if now > last:
+            tokens = min(self._burst, tokens + (now - last) * self._rate)
+            state[0], state[1] = tokens, now
+        return tokens
+
+    def _evict(self, now: float) -> None:
+        for key in [k for k, s in self._state.items() if self._is_full(s, now)]:
+            del self._state[key]
+        self._limit = max(1024, 2 * len(self._state))
+
+    def _is_full(self, state: list[float], now: float) -> bool:
+        tokens, last = state
+        return now >= last and tokens + (now - last) * self._rate >= self._burst
