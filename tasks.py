@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""The two commands a new user runs (see README.md). Standard library only.
+
+    python3 tasks.py demo   start a workspace, grade the reference and a buggy submission
+    python3 tasks.py test   run the kit's whole test suite
+
+Both create ``.venv`` next to this file (if missing) and install the kit into it
+non-editably, as a user would get it, so the tests prove the wheel works.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+
+
+def run(*argv: str | Path, check: bool = True) -> int:
+    print("+", " ".join(str(a) for a in argv), flush=True)
+    return subprocess.run([str(a) for a in argv], cwd=ROOT, check=check).returncode
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("dskata needs Python 3.11 or newer")
+    if not (BIN / "python").exists():
+        run(sys.executable, "-m", "venv", VENV)
+        run(BIN / "python", "-m", "pip", "install", "-q", "--upgrade", "pip")
+    run(BIN / "python", "-m", "pip", "install", "-q", f"{ROOT}[dev]")
+    # Always rebuild the kit itself: a source checkout changes without a version bump.
+    run(BIN / "python", "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", ROOT)
+
+
+def demo() -> int:
+    ensure_venv()
+    out = ROOT / "demo-out"
+    shutil.rmtree(out, ignore_errors=True)
+    dskata = BIN / "dskata"
+    run(dskata, "list")
+    run(dskata, "start", "rate_limiter", out / "alice", "--parts", "1,2")
+    run(dskata, "start", "rate_limiter", out / "bob", "--parts", "1,2")
+    # Alice hands back the reference solution; Bob forgot the lock.
+    shutil.copy(ROOT / "reference_solutions/rate_limiter/rate_limiter.py", out / "alice")
+    shutil.copy(ROOT / "graders/rate_limiter/mutants/no_lock.py", out / "bob/rate_limiter.py")
+    run(dskata, "grade", out / "alice")
+    run(dskata, "grade", out / "bob")
+    print(f"\nReports: {out}/alice-report/ and {out}/bob-report/ (report.json, report.md, report.html)")
+    print(f"Bob's report, as an interviewer reads it: {out}/bob-report/report.md")
+    return 0
+
+
+def test(extra: list[str]) -> int:
+    ensure_venv()
+    env_python = BIN / "python"
+    return run(env_python, "-m", "pytest", *extra, check=False)
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    os.chdir(ROOT)
+    return demo() if sys.argv[1] == "demo" else test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
