@@ -1,17 +1,23 @@
-"""The exact token-bucket model the rate-limiter checks judge against (grader side).
+"""The token-bucket model the rate-limiter checks judge against (grader side).
 
 With a clock that only moves forward the model is exact: one token count per key.
 
 When the clock goes backwards the contract allows several correct designs: refill
 a key from the latest time *it* saw (Envoy's TokenBucket), clamp the clock to the
-largest value the limiter ever saw (a GCRA with a monotonic clamp), or either of
-those plus forgetting keys that were idle by an earlier, higher reading. So the
-model keeps, per key, an *interval* of token counts: the low end refills from the
-key's own latest time, the high end from the largest time the limiter saw. Every
-decision must fit the interval, and each answer (allowed, remaining) narrows it.
+largest value the limiter ever saw (GCRA with a monotonic clamp), and either of
+those plus forgetting keys that look idle. So the model keeps, per key, an
+*envelope* [lo, hi] of the token counts those designs can hold, and every decision
+must fit it:
 
-At a boundary (tokens within EPS of the cost) either decision is accepted and the
-model follows the candidate, so it stays in step with any correct design.
+- ``lo`` refills only for time past the largest reading the limiter had seen at the
+  key's previous access (no design refills less);
+- ``hi`` refills from the key's own largest reading up to the largest reading ever
+  seen (no design refills more). A key whose bucket may have been full could have
+  been forgotten and re-created at a lower reading, so then its own reading restarts.
+
+Each answer narrows the envelope (``remaining`` is the floor of what is left). At a
+boundary (tokens within EPS of the cost) either decision is accepted and the model
+follows the candidate, so it stays in step with any correct design.
 """
 
 from __future__ import annotations
@@ -36,10 +42,10 @@ class Outcome:
 
 @dataclass
 class _Key:
-    low: float  # tokens at ``low_at`` if refilled only from this key's own times
-    low_at: float
-    high: float  # tokens at ``high_at`` if refilled up to the largest time ever seen
-    high_at: float
+    lo: float  # fewest tokens any correct design can hold after the key's last access
+    hi: float  # most tokens any correct design can hold after it
+    own: float  # the key's own largest reading (restarts when it may have been forgotten)
+    seen: float  # the largest reading the limiter had seen at that access
 
 
 @dataclass
@@ -50,40 +56,41 @@ class BucketModel:
     latest: float = -math.inf
 
     def bounds(self, key: str, now: float) -> _Key:
-        """Returns the interval of tokens ``key`` may hold at clock reading ``now``."""
-        latest = max(self.latest, now)
+        """Returns the envelope of tokens ``key`` may hold at clock reading ``now``."""
+        seen = max(self.latest, now)
         state = self.keys.get(key)
+        full = float(self.burst)
         if state is None:
-            return _Key(float(self.burst), now, float(self.burst), latest)
-        low_at = max(now, state.low_at)
-        low = min(float(self.burst), state.low + (low_at - state.low_at) * self.rate)
-        high = min(float(self.burst), state.high + (latest - state.high_at) * self.rate)
-        return _Key(low, low_at, max(low, high), latest)
+            return _Key(full, full, now, seen)
+        lo = min(full, state.lo + max(0.0, now - state.seen) * self.rate)
+        hi = min(full, state.hi + max(0.0, seen - state.own) * self.rate)
+        own = now if hi >= full - EPS else max(state.own, now)
+        return _Key(min(lo, hi), hi, own, seen)
 
     def judge(self, key: str, cost: int, now: float, got: Outcome) -> str | None:
         """Checks one decision; returns why it is wrong, or None. Follows the candidate."""
         b = self.bounds(key, now)
-        self.latest = b.high_at
+        self.latest = b.seen
         if got.allowed:
-            if b.high < cost - EPS:
-                return f"allowed although the bucket held {_tokens(b.low, b.high)} < cost {cost}"
-            low, high = max(0.0, max(b.low, cost) - cost), max(0.0, b.high - cost)
+            if b.hi < cost - EPS:
+                return f"allowed although the bucket held {_tokens(b.lo, b.hi)} < cost {cost}"
+            lo, hi = max(0.0, max(b.lo, cost) - cost), max(0.0, b.hi - cost)
         else:
-            if b.low >= cost + EPS:
-                return f"denied although the bucket held {_tokens(b.low, b.high)} >= cost {cost}"
-            low, high = b.low, min(b.high, float(cost))
-        if not math.floor(max(0.0, low - EPS)) <= got.remaining <= math.floor(high + EPS):
-            expected = _floors(low, high)
-            return f"remaining={got.remaining}, expected {expected} (floor of {_tokens(low, high)})"
+            if b.lo >= cost + EPS:
+                return f"denied although the bucket held {_tokens(b.lo, b.hi)} >= cost {cost}"
+            lo, hi = b.lo, min(b.hi, float(cost))
+        if not math.floor(max(0.0, lo - EPS)) <= got.remaining <= math.floor(hi + EPS):
+            expected = _floors(lo, hi)
+            return f"remaining={got.remaining}, expected {expected} (floor of {_tokens(lo, hi)})"
         # floor(tokens) == remaining narrows what the bucket can hold now.
-        low = max(low, got.remaining - EPS)
-        high = max(low, min(high, got.remaining + 1.0))
-        self.keys[key] = _Key(low, b.low_at, high, b.high_at)
+        lo = max(lo, got.remaining - EPS)
+        hi = max(lo, min(hi, got.remaining + 1.0))
+        self.keys[key] = _Key(lo, hi, b.own, b.seen)
         return None
 
     def expected_retry_after(self, key: str, cost: int, now: float) -> float:
-        """The exact retry_after for a forward-moving clock (where the interval is a point)."""
-        return max(0.0, (cost - self.bounds(key, now).low) / self.rate)
+        """The exact retry_after for a forward-moving clock (where the envelope is a point)."""
+        return max(0.0, (cost - self.bounds(key, now).lo) / self.rate)
 
 
 def _tokens(low: float, high: float) -> str:

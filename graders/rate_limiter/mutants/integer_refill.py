@@ -16,7 +16,7 @@ from dataclasses import dataclass
 __mutant__ = {
     "mistake": "Refill adds int(elapsed * rate) and resets `last`, losing fractional refill",
     "parts": [1],
-    "catches": ["RL-MODEL", "RL-COST"],
+    "catches": ["RL-MODEL"],
 }
 
 

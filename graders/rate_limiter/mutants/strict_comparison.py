@@ -15,7 +15,7 @@ from dataclasses import dataclass
 __mutant__ = {
     "mistake": "Allowed only when tokens > cost, so the last token is never spent",
     "parts": [1],
-    "catches": ["RL-FRESH-BURST", "RL-MODEL"],
+    "catches": ["RL-FRESH-BURST"],
 }
 
 
