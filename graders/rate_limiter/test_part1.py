@@ -214,11 +214,11 @@ def test_eviction_safe(candidate: Candidate, story: Story) -> None:
     assert last.remaining == 9, f"victim had remaining={last.remaining} at t=9, expected 9"
 
 
-@check("RL-MEMORY", part=1, dimension="performance", points=6, timeout=90,
+@check("RL-MEMORY", part=1, dimension="performance", points=6, timeout=60,
        title="Memory stays bounded over a million distinct keys")
 def test_memory(candidate: Candidate, story: Story) -> None:
     keys = 1_000_000
-    result = candidate.call("memory", rate=1000.0, burst=1, keys=keys, step=0.001, timeout_s=80)
+    result = candidate.call("memory", rate=1000.0, burst=1, keys=keys, step=0.001, timeout_s=40)
     growth = [int(g) for g in result["growth"]]
     mib = [round(g / 2**20, 1) for g in growth]
     story.say(f"rate=1000/s, burst=1: a new key every 1 ms, each idle ≥ burst/rate right after use")
@@ -230,7 +230,7 @@ def test_memory(candidate: Candidate, story: Story) -> None:
 
 def _throughput(who: Candidate, keys: int, calls: int, tick: float) -> float:
     result = who.call("throughput", rate=1000.0 if keys < 100 else 1.0, burst=100 if keys < 100 else 5,
-                      keys=keys, calls=calls, tick=tick, max_seconds=2.0, timeout_s=30)
+                      keys=keys, calls=calls, tick=tick, max_seconds=2.0, timeout_s=15)
     return float(result["calls"]) / max(float(result["seconds"]), 1e-9)
 
 
@@ -246,13 +246,13 @@ def _compare(candidate: Candidate, reference: Candidate, story: Story, keys: int
     assert ratio >= floor, f"throughput {ratio:.2f}× the reference's with {keys} live keys (needs ≥ {floor}×)"
 
 
-@check("RL-SPEED", part=1, dimension="performance", points=5, timeout=90,
+@check("RL-SPEED", part=1, dimension="performance", points=5, timeout=60,
        title="Throughput on hot keys at least 0.3× the reference, same run")
 def test_speed(candidate: Candidate, reference: Candidate, story: Story) -> None:
     _compare(candidate, reference, story, keys=8, floor=0.3)
 
 
-@check("RL-MANY-KEYS-SPEED", part=1, dimension="performance", points=4, timeout=90,
+@check("RL-MANY-KEYS-SPEED", part=1, dimension="performance", points=4, timeout=60,
        title="Per-call cost stays amortised O(1) with 20,000 live keys")
 def test_many_keys_speed(candidate: Candidate, reference: Candidate, story: Story) -> None:
     _compare(candidate, reference, story, keys=20_000, floor=0.2)

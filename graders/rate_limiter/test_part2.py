@@ -29,7 +29,7 @@ def _decisions(raw: list[Any], what: str) -> list[Any]:
     return out
 
 
-@check("RL-THREADS-FRESH-KEY", part=2, dimension="concurrency", points=8, timeout=90,
+@check("RL-THREADS-FRESH-KEY", part=2, dimension="concurrency", points=8, timeout=60,
        title="N threads racing on one fresh key get exactly min(N, burst) allowed")
 def test_threads_fresh_key(candidate: Candidate, story: Story, rng: random.Random) -> None:
     for burst in (1, 2, 3, 5):
@@ -38,7 +38,7 @@ def test_threads_fresh_key(candidate: Candidate, story: Story, rng: random.Rando
             n = rng.randint(burst + 1, burst + 6)
             sizes.append(n)
             plans.append([[[f"fresh-{burst}-{trial}", 1]] for _ in range(n)])
-        result = candidate.call("race", rate=1.0, burst=burst, plans=plans, timeout_s=60)
+        result = candidate.call("race", rate=1.0, burst=burst, plans=plans, timeout_s=20)
         for trial, (n, per_thread) in enumerate(zip(sizes, result, strict=True)):
             outcomes = [d for thread in per_thread for d in _decisions(thread, "race")]
             allowed = sum(o.allowed for o in outcomes)
@@ -80,7 +80,7 @@ def _serial_order_exists(
     return search(tuple(0 for _ in ops), burst)
 
 
-@check("RL-THREADS-LINEARIZABLE", part=2, dimension="concurrency", points=6, timeout=90,
+@check("RL-THREADS-LINEARIZABLE", part=2, dimension="concurrency", points=6, timeout=60,
        title="Concurrent mixed calls match some serial order (remaining, denials)")
 def test_threads_linearizable(candidate: Candidate, story: Story, rng: random.Random) -> None:
     burst, rate = 4, 2.0
@@ -88,7 +88,7 @@ def test_threads_linearizable(candidate: Candidate, story: Story, rng: random.Ra
     for trial in range(120):
         keys = [f"t{trial}-a", f"t{trial}-b"]
         plans.append([[[rng.choice(keys), rng.randint(1, 2)] for _ in range(3)] for _ in range(6)])
-    result = candidate.call("race", rate=rate, burst=burst, plans=plans, timeout_s=60)
+    result = candidate.call("race", rate=rate, burst=burst, plans=plans, timeout_s=20)
     for trial, (plan, per_thread) in enumerate(zip(plans, result, strict=True)):
         decided = [_decisions(thread, "race") for thread in per_thread]
         for key in sorted({call[0] for thread in plan for call in thread}):
@@ -106,13 +106,13 @@ def test_threads_linearizable(candidate: Candidate, story: Story, rng: random.Ra
                 )
 
 
-@check("RL-THREADS-REFILL", part=2, dimension="concurrency", points=5, timeout=90,
+@check("RL-THREADS-REFILL", part=2, dimension="concurrency", points=5, timeout=60,
        title="Threads racing while the clock advances never exceed burst + rate × elapsed")
 def test_threads_refill(candidate: Candidate, story: Story, rng: random.Random) -> None:
     rate, burst = 100.0, 5
     for trial in range(6):
         plans = [[[rng.choice(["x", "y"]), 1] for _ in range(150)] for _ in range(6)]
-        result = candidate.call("race_ticking", rate=rate, burst=burst, plans=plans, tick=1e-4, timeout_s=60)
+        result = candidate.call("race_ticking", rate=rate, burst=burst, plans=plans, tick=1e-4, timeout_s=30)
         span = float(result["end"]) - float(result["start"])
         allowed: Counter[str] = Counter()
         for thread, outs in zip(plans, result["decisions"], strict=True):
@@ -126,7 +126,7 @@ def test_threads_refill(candidate: Candidate, story: Story, rng: random.Random) 
                 raise AssertionError(f"key {key!r} allowed {count} > burst + rate × elapsed = {cap:.1f}")
 
 
-@check("RL-THREADS-SWEEP", part=2, dimension="concurrency", points=4, timeout=90,
+@check("RL-THREADS-SWEEP", part=2, dimension="concurrency", points=4, timeout=60,
        title="Threads using many keys while idle keys are forgotten: nothing breaks")
 def test_threads_sweep(candidate: Candidate, story: Story, rng: random.Random) -> None:
     rate, burst = 1000.0, 2
@@ -134,7 +134,7 @@ def test_threads_sweep(candidate: Candidate, story: Story, rng: random.Random) -
         plans = [
             [[f"{trial}-{t}-{i}" if i % 3 else "shared", 1] for i in range(600)] for t in range(6)
         ]
-        result = candidate.call("race_ticking", rate=rate, burst=burst, plans=plans, tick=1e-3, timeout_s=60)
+        result = candidate.call("race_ticking", rate=rate, burst=burst, plans=plans, tick=1e-3, timeout_s=30)
         span = float(result["end"]) - float(result["start"])
         shared = 0
         for t, outs in enumerate(result["decisions"]):

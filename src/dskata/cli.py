@@ -28,7 +28,8 @@ out = Console()
 
 
 def _fail(error: DskataError) -> NoReturn:
-    console.print(f"[bold red]error:[/] {error}")
+    # Plain echo, not rich: one unwrapped line that scripts and people can both read.
+    click.echo(f"error: {error}", err=True)
     sys.exit(error.exit_code)
 
 
@@ -106,16 +107,22 @@ def grade_command(
 
 
 class _progress:
-    """A rich progress bar fed by the grading session's per-check events."""
+    """Progress fed by the grading session's per-check events.
+
+    A rich bar on a terminal; one line per finished check in a log (CI, a pipe).
+    """
 
     def __init__(self, quiet: bool) -> None:
+        self.lines = not quiet and not console.is_terminal
+        self.done = 0
+        self.total = "?"
         self.bar = Progress(
             TextColumn("[bold]grading[/]"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total} {task.description}"),
             TimeElapsedColumn(),
             console=console,
-            disable=quiet,
+            disable=quiet or self.lines,
             transient=True,
         )
         self.task = self.bar.add_task("", total=None)
@@ -128,6 +135,13 @@ class _progress:
         self.bar.__exit__(None, None, None)
 
     def __call__(self, event: dict[str, object]) -> None:
+        if self.lines:
+            if "total" in event:
+                self.total = str(event["total"])
+            else:
+                self.done += 1
+                click.echo(f"  [{self.done}/{self.total}] {event['done']} {event['status']}", err=True)
+            return
         if "total" in event:
             self.bar.update(self.task, total=float(str(event["total"])))
         else:

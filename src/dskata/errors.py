@@ -42,6 +42,10 @@ class BadParts(UsageError):
     """Raised when ``--parts`` names parts the exercise does not have."""
 
 
+class UnknownCheck(UsageError):
+    """``--check`` named an id the exercise's graders do not have."""
+
+
 class UnknownSeedProfile(UsageError):
     """Raised when a seed profile does not exist or cannot be read."""
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dskata
 from dskata.catalog import NOT_MEASURED, Exercise
+from dskata.errors import UsageError
 from dskata.grading.runner import RunOutcome, run_checks
 from dskata.report import write_all
 from dskata.results import Report
@@ -88,6 +89,8 @@ def grade(request: GradeRequest, progress: Progress | None = None) -> Graded:
                 replay_base=replay_command(request, exercise, parts, profile),
                 progress=progress,
             )
+        except UsageError:
+            raise
         except Exception as exc:  # the kit failed: still write a report that says so
             outcome = RunOutcome([], "unknown", f"{type(exc).__name__}: {exc}")
         report = build_report(staged, parts, profile, outcome, time.monotonic() - started)

@@ -16,8 +16,9 @@ import pytest
 
 from dskata.catalog import DIMENSIONS
 from dskata.sandbox.child import Child, Reply, raise_for_raised
+from dskata.sandbox.faults import CandidateFault
 
-DEFAULT_CALL_TIMEOUT_S = 10.0
+DEFAULT_CALL_TIMEOUT_S = 5.0
 
 
 def check(
@@ -64,9 +65,27 @@ class Story:
 class Candidate:
     """A submission running in its own sandboxed child; every call has a wall-time limit."""
 
-    def __init__(self, child: Child, deadline: float) -> None:
-        self._child = child
+    def __init__(self, child: Child | None, deadline: float, fault: CandidateFault | None = None):
+        self._child_or_none = child
         self._deadline = deadline
+        self._fault = fault
+
+    @classmethod
+    def unavailable(cls, fault: CandidateFault) -> Candidate:
+        """A submission that could not start: every call raises ``fault`` again.
+
+        The fault surfaces in the check's body, not in fixture setup: pytest's fixture
+        machinery is not built for BaseExceptions raised during setup.
+        """
+        return cls(None, 0.0, fault)
+
+    @property
+    def _child(self) -> Child:
+        if self._child_or_none is None:
+            fault = self._fault
+            assert fault is not None
+            raise type(fault)(fault.message, detail=fault.detail)
+        return self._child_or_none
 
     def _timeout(self, timeout_s: float | None) -> float:
         budget = self._deadline - time.monotonic()
@@ -87,7 +106,7 @@ class Candidate:
         return reply
 
     def log_excerpt(self) -> str | None:
-        return self._child.log_excerpt()
+        return None if self._child_or_none is None else self._child_or_none.log_excerpt()
 
 
 def _is_fatal(raised: dict[str, Any]) -> bool:

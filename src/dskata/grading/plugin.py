@@ -95,6 +95,10 @@ def pytest_collection_modifyitems(
         keep.append(item)
     unknown = sorted(set(cfg.checks or ()) - set(seen))
     if unknown:
+        # Tell the kit in the results file: this is the user's typo, not the kit failing.
+        known = ", ".join(sorted(seen))
+        message = f"no check with id {unknown[0]} (known: {known})"
+        Path(cfg.results_path).write_text(json.dumps({"usage_error": message}), encoding="utf-8")
         raise pytest.UsageError(f"no check with id {unknown[0]} (known: {', '.join(sorted(seen))})")
     items[:] = keep
 
@@ -146,21 +150,24 @@ def candidate(request: pytest.FixtureRequest, _check_state: _CheckState) -> Cand
     """The submission, in a fresh sandboxed child for this check."""
     faults = request.config.stash[IMPORT_FAULT_KEY]
     if faults:
-        raise type(faults[0])(faults[0].message, detail=faults[0].detail)
+        return Candidate.unavailable(faults[0])
     cfg = request.config.stash[CONFIG_KEY]
     try:
         return _spawn(request, _check_state, Path(cfg.module_path), "candidate")
     except CandidateFault as fault:
         # An import that fails once fails the same way for every check: do not wait again.
         faults.append(fault)
-        raise
+        return Candidate.unavailable(fault)
 
 
 @pytest.fixture
 def reference(request: pytest.FixtureRequest, _check_state: _CheckState) -> Candidate:
     """The kit's reference solution in its own child, for same-run comparisons."""
     cfg = request.config.stash[CONFIG_KEY]
-    return _spawn(request, _check_state, Path(cfg.reference_path), "reference")
+    try:
+        return _spawn(request, _check_state, Path(cfg.reference_path), "reference")
+    except CandidateFault as fault:  # the kit's own solution failing is the kit's fault
+        raise RuntimeError(f"the reference solution could not start: {fault.message}") from None
 
 
 @pytest.fixture
@@ -251,6 +258,8 @@ def pytest_runtest_makereport(
 def pytest_sessionfinish(session: pytest.Session) -> None:
     cfg = session.config.stash.get(CONFIG_KEY, None)
     if cfg is None:
+        return
+    if Path(cfg.results_path).exists():  # a usage error was already reported there
         return
     results = session.config.stash[RESULTS_KEY]
     payload = {"isolation": default_launcher().isolation, "checks": [asdict(r) for r in results]}

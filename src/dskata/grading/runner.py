@@ -19,8 +19,12 @@ from pathlib import Path
 
 from dskata.catalog import Exercise
 from dskata.drivers import driver_path
+from dskata.errors import UnknownCheck
 from dskata.grading.config import SessionConfig
 from dskata.results import CheckResult, Evidence
+
+# A backstop only: every check keeps its own deadline, so a session ends long before.
+SESSION_TIMEOUT_S = 3600.0
 
 _INI = """[pytest]
 python_files = test_*.py
@@ -71,7 +75,7 @@ def run_checks(
     checks: list[str] | None,
     scratch: Path,
     replay_base: str,
-    timeout_s: float = 900.0,
+    timeout_s: float = SESSION_TIMEOUT_S,
     progress: Callable[[dict[str, object]], None] | None = None,
 ) -> RunOutcome:
     """Runs the graders of ``parts`` (or only ``checks``) and returns their results."""
@@ -142,6 +146,8 @@ def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome
         why = "timed out" if code is None else f"exited with {code}"
         return RunOutcome([], "unknown", f"the grading session {why} without results:\n{log_tail}")
     data = json.loads(results_path.read_text(encoding="utf-8"))
+    if "usage_error" in data:
+        raise UnknownCheck(str(data["usage_error"]))
     checks = [
         CheckResult(**{**c, "evidence": Evidence(**c["evidence"]) if c["evidence"] else None})
         for c in data["checks"]
