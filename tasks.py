@@ -2,7 +2,7 @@
 """The two commands a new user runs (see README.md). Standard library only.
 
     python3 tasks.py demo   start a workspace, grade the reference and a buggy submission
-    python3 tasks.py test   run the kit's whole test suite
+    python3 tasks.py test   lint, type-check and run the kit's whole test suite
 
 Both create ``.venv`` next to this file (if missing) and install the kit into it
 non-editably, as a user would get it, so the tests prove the wheel works.
@@ -27,7 +27,7 @@ def run(*argv: str | Path, check: bool = True) -> int:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on whatever python3 is
         sys.exit("dskata needs Python 3.11 or newer")
     if not (BIN / "python").exists():
         run(sys.executable, "-m", "venv", VENV)
@@ -50,15 +50,21 @@ def demo() -> int:
     shutil.copy(ROOT / "graders/rate_limiter/mutants/no_lock.py", out / "bob/rate_limiter.py")
     run(dskata, "grade", out / "alice")
     run(dskata, "grade", out / "bob")
-    print(f"\nReports: {out}/alice-report/ and {out}/bob-report/ (report.json, report.md, report.html)")
+    print(
+        f"\nReports (report.json, report.md, report.html): {out}/alice-report/, {out}/bob-report/"
+    )
     print(f"Bob's report, as an interviewer reads it: {out}/bob-report/report.md")
     return 0
 
 
 def test(extra: list[str]) -> int:
     ensure_venv()
-    env_python = BIN / "python"
-    return run(env_python, "-m", "pytest", *extra, check=False)
+    failed = 0
+    if not extra:  # a narrowed run (`tasks.py test -k x`) skips the static checks
+        failed |= run(BIN / "ruff", "check", ".", check=False)
+        failed |= run(BIN / "mypy", check=False)
+    failed |= run(BIN / "python", "-m", "pytest", *extra, check=False)
+    return 1 if failed else 0
 
 
 def main() -> int:

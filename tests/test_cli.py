@@ -118,8 +118,16 @@ def test_a_hanging_submission_times_out_and_leaves_no_process(tmp_path: Path) ->
     )
     started = time.monotonic()
     done = dskata(
-        "grade", module, "--exercise", "rate_limiter", "--out", tmp_path / "r",
-        "--check", "RL-FRESH-BURST", "--check", "RL-THREADS-FRESH-KEY",
+        "grade",
+        module,
+        "--exercise",
+        "rate_limiter",
+        "--out",
+        tmp_path / "r",
+        "--check",
+        "RL-FRESH-BURST",
+        "--check",
+        "RL-THREADS-FRESH-KEY",
     )
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
@@ -133,8 +141,14 @@ def test_a_hanging_submission_times_out_and_leaves_no_process(tmp_path: Path) ->
 
 def test_a_mutant_fails_with_a_story_and_a_replay_command(tmp_path: Path) -> None:
     done = dskata(
-        "grade", NO_LOCK, "--exercise", "rate_limiter", "--out", tmp_path / "r",
-        "--check", "RL-THREADS-FRESH-KEY",
+        "grade",
+        NO_LOCK,
+        "--exercise",
+        "rate_limiter",
+        "--out",
+        tmp_path / "r",
+        "--check",
+        "RL-THREADS-FRESH-KEY",
     )
     assert done.returncode == 0, done.stderr
     report = report_of(tmp_path / "r")
@@ -152,8 +166,16 @@ def test_seeds_new_writes_a_profile_grade_accepts(tmp_path: Path) -> None:
     profile = tmp_path / "cycle-2026q4.toml"
     assert profile.is_file()
     graded = dskata(
-        "grade", REFERENCE, "--exercise", "rate_limiter", "--seeds", profile,
-        "--check", "RL-MODEL", "--out", tmp_path / "r",
+        "grade",
+        REFERENCE,
+        "--exercise",
+        "rate_limiter",
+        "--seeds",
+        profile,
+        "--check",
+        "RL-MODEL",
+        "--out",
+        tmp_path / "r",
     )
     assert graded.returncode == 0, graded.stderr
     report = report_of(tmp_path / "r")

@@ -24,7 +24,7 @@ from dskata.sandbox.faults import (
     CandidateTimedOut,
     NotAttempted,
 )
-from dskata.sandbox.launcher import MiB, Limits, SubprocessLauncher
+from dskata.sandbox.launcher import Limits, MiB, SubprocessLauncher
 
 REFERENCE = Path(__file__).parents[1] / "reference_solutions" / "rate_limiter" / "rate_limiter.py"
 GOOD_ARGS = {"rate": 1.0, "burst": 2}
@@ -158,11 +158,14 @@ def test_the_stub_is_not_attempted(sandbox: Sandbox) -> None:
 
 
 def test_an_exception_is_an_answer_not_a_crash(sandbox: Sandbox) -> None:
-    source = STUB_HEAD + """
+    source = (
+        STUB_HEAD
+        + """
     class TokenBucketLimiter:
         def __init__(self, rate, burst, *, clock=None):
             raise KeyError("oops")
     """
+    )
     with sandbox.child(source) as child:
         with pytest.raises(CandidateRaised) as info:
             child.call("construct", GOOD_ARGS, timeout_s=10)
@@ -173,30 +176,38 @@ def test_an_exception_is_an_answer_not_a_crash(sandbox: Sandbox) -> None:
 
 
 def test_running_out_of_memory_is_resource_exceeded(sandbox: Sandbox) -> None:
-    source = STUB_HEAD + """
+    source = (
+        STUB_HEAD
+        + """
     class TokenBucketLimiter:
         def __init__(self, rate, burst, *, clock=None):
             self.hog = bytearray(4 * 1024 * 1024 * 1024)
     """
+    )
     limits = Limits(address_space=512 * MiB)
     with sandbox.child(source, limits=limits) as child, pytest.raises(CandidateResourceExceeded):
         child.call("construct", GOOD_ARGS, timeout_s=10)
 
 
 def test_burning_cpu_past_the_limit_is_resource_exceeded(sandbox: Sandbox) -> None:
-    source = STUB_HEAD + """
+    source = (
+        STUB_HEAD
+        + """
     class TokenBucketLimiter:
         def __init__(self, rate, burst, *, clock=None):
             while True:
                 pass
     """
+    )
     limits = Limits(cpu_s=1)
     with sandbox.child(source, limits=limits) as child, pytest.raises(CandidateResourceExceeded):
         child.call("construct", GOOD_ARGS, timeout_s=30)
 
 
 def test_an_output_flood_is_capped(sandbox: Sandbox) -> None:
-    source = STUB_HEAD + """
+    source = (
+        STUB_HEAD
+        + """
     import sys
     class TokenBucketLimiter:
         def __init__(self, rate, burst, *, clock=None):
@@ -205,6 +216,7 @@ def test_an_output_flood_is_capped(sandbox: Sandbox) -> None:
                 sys.stdout.write(line)
             sys.stdout.flush()
     """
+    )
     limits = Limits(file_size=1 * MiB)
     child = sandbox.child(source, limits=limits)
     with child, pytest.raises((CandidateRaised, CandidateResourceExceeded)):
@@ -230,12 +242,15 @@ def test_garbage_on_the_reply_pipe_is_tampering(sandbox: Sandbox) -> None:
 
 def test_the_environment_is_scrubbed(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DSKATA_SECRET", "grader-only")
-    source = STUB_HEAD + """
+    source = (
+        STUB_HEAD
+        + """
     import os
     class TokenBucketLimiter:
         def __init__(self, rate, burst, *, clock=None):
             raise ValueError(repr(sorted(os.environ)))
     """
+    )
     with sandbox.child(source) as child, pytest.raises(CandidateRaised) as info:
         child.call("construct", GOOD_ARGS, timeout_s=10)
     assert "DSKATA_SECRET" not in info.value.text

@@ -29,7 +29,11 @@ def call_text(key: str, cost: int | None) -> str:
 
 
 def run_steps(
-    candidate: Candidate, story: Story, rate: float, burst: int, steps: list[tuple[float, str, int | None]]
+    candidate: Candidate,
+    story: Story,
+    rate: float,
+    burst: int,
+    steps: list[tuple[float, str, int | None]],
 ) -> list[Outcome]:
     """Runs ``(time, key, cost)`` steps on a fresh limiter; every step goes into the story.
 
@@ -46,7 +50,9 @@ def run_steps(
     if result["raised"] is not None:
         at, key, cost = steps[len(outcomes)]
         raised = result["raised"]
-        story.say(f"t={at:.6g}: {call_text(key, cost)} raised {raised['type']}: {raised['message']}")
+        story.say(
+            f"t={at:.6g}: {call_text(key, cost)} raised {raised['type']}: {raised['message']}"
+        )
         raise AssertionError(
             f"{call_text(key, cost)} at t={at:.6g} raised {raised['type']}: {raised['message']}"
         )

@@ -40,8 +40,13 @@ def scenarios(draw: st.DrawFn, deltas: tuple[float, ...] = FORWARD) -> Scenario:
     return rate, burst, steps
 
 
-@check("RL-FRESH-BURST", part=1, dimension="correctness", points=4,
-       title="A never-used key allows exactly `burst` requests at once, then denies")
+@check(
+    "RL-FRESH-BURST",
+    part=1,
+    dimension="correctness",
+    points=4,
+    title="A never-used key allows exactly `burst` requests at once, then denies",
+)
 def test_fresh_burst(candidate: Candidate, story: Story) -> None:
     for burst in (1, 3, 7):
         story.begin()
@@ -57,8 +62,13 @@ def test_fresh_burst(candidate: Candidate, story: Story) -> None:
         )
 
 
-@check("RL-MODEL", part=1, dimension="correctness", points=10,
-       title="Random request sequences agree with an exact token-bucket model")
+@check(
+    "RL-MODEL",
+    part=1,
+    dimension="correctness",
+    points=10,
+    title="Random request sequences agree with an exact token-bucket model",
+)
 @settings(max_examples=150)
 @given(scenario=scenarios())
 def test_model(candidate: Candidate, story: Story, scenario: Scenario) -> None:
@@ -68,8 +78,13 @@ def test_model(candidate: Candidate, story: Story, scenario: Scenario) -> None:
     judge_all(BucketModel(rate, burst), story, steps, outcomes)
 
 
-@check("RL-RETRY-AFTER", part=1, dimension="correctness", points=6,
-       title="retry_after is exact: allowed at that moment, denied noticeably earlier")
+@check(
+    "RL-RETRY-AFTER",
+    part=1,
+    dimension="correctness",
+    points=6,
+    title="retry_after is exact: allowed at that moment, denied noticeably earlier",
+)
 @settings(max_examples=60)
 @given(scenario=scenarios(), cost=st.integers(1, 10), refill=st.integers(0, 99))
 def test_retry_after(
@@ -82,10 +97,16 @@ def test_retry_after(
     for (at, key, c), got in zip(steps, outcomes, strict=True):
         need = 1 if c is None else c
         expected = 0.0 if got.allowed else model.expected_retry_after(key, need, at)
-        ok = got.retry_after == 0.0 if got.allowed else retry_after_ok(got.retry_after, expected, rate)
+        ok = (
+            got.retry_after == 0.0
+            if got.allowed
+            else retry_after_ok(got.retry_after, expected, rate)
+        )
         if model.judge(key, need, at, got) is not None:
             return  # the decision itself is wrong: RL-MODEL reports that
-        assert ok, f"t={at:.6g}: {call_text(key, c)} gave retry_after={got.retry_after!r}, expected {expected:.9g}"
+        assert ok, (
+            f"t={at:.6g}: {call_text(key, c)} gave retry_after={got.retry_after!r}, expected {expected:.9g}"
+        )
     # A drained key, partly refilled, asked again at exactly retry_after and a little before;
     # both probes are judged by the model, so a float-rounding boundary accepts either answer.
     cost = min(cost, burst)
@@ -93,9 +114,15 @@ def test_retry_after(
     handle = candidate.call("new", rate=rate, burst=burst)
     probe_model = BucketModel(rate, burst)
     story.say(f"new limiter: t=0 try_acquire('probe', cost={burst}) drains it")
-    drained = decode(candidate.call("acquire", handle=handle, key="probe", cost=burst, at=0.0), "probe")
-    assert probe_model.judge("probe", burst, 0.0, drained) is None, "a full bucket denied cost=burst"
-    got = decode(candidate.call("acquire", handle=handle, key="probe", cost=cost, at=partial), "probe")
+    drained = decode(
+        candidate.call("acquire", handle=handle, key="probe", cost=burst, at=0.0), "probe"
+    )
+    assert probe_model.judge("probe", burst, 0.0, drained) is None, (
+        "a full bucket denied cost=burst"
+    )
+    got = decode(
+        candidate.call("acquire", handle=handle, key="probe", cost=cost, at=partial), "probe"
+    )
     story.say(f"t={partial:.6g}: {call_text('probe', cost)} → {got.words()}")
     if got.allowed or probe_model.judge("probe", cost, partial, got) is not None:
         return  # a boundary case, or a wrong decision that RL-MODEL reports
@@ -109,38 +136,55 @@ def test_retry_after(
     for at, when in probes:
         if at <= partial:
             continue
-        probe = decode(candidate.call("acquire", handle=handle, key="probe", cost=cost, at=at), "probe")
+        probe = decode(
+            candidate.call("acquire", handle=handle, key="probe", cost=cost, at=at), "probe"
+        )
         story.say(f"t={at:.9g} ({when} later): {call_text('probe', cost)} → {probe.words()}")
         why = probe_model.judge("probe", cost, at, probe)
         assert why is None, f"{when} ({wait:.9g} s) after a denial: {why}"
 
 
-@check("RL-COST", part=1, dimension="correctness", points=4,
-       title="Multi-token costs; a denied request changes nothing")
+@check(
+    "RL-COST",
+    part=1,
+    dimension="correctness",
+    points=4,
+    title="Multi-token costs; a denied request changes nothing",
+)
 def test_cost(candidate: Candidate, story: Story) -> None:
     steps = [
-        (0.0, "k", 7),   # allowed, 3 left
-        (0.0, "k", 5),   # denied: 3 < 5
-        (0.0, "k", 3),   # allowed: the denial took nothing
-        (2.5, "k", 5),   # denied: 2.5 tokens
-        (3.0, "k", 3),   # allowed: the refill before the denial is kept
-        (3.0, "k", 1),   # denied: 0 tokens
+        (0.0, "k", 7),  # allowed, 3 left
+        (0.0, "k", 5),  # denied: 3 < 5
+        (0.0, "k", 3),  # allowed: the denial took nothing
+        (2.5, "k", 5),  # denied: 2.5 tokens
+        (3.0, "k", 3),  # allowed: the refill before the denial is kept
+        (3.0, "k", 1),  # denied: 0 tokens
         (13.0, "k", 10),  # allowed: full again
     ]
     outcomes = run_steps(candidate, story, 1.0, 10, steps)
     judge_all(BucketModel(1.0, 10), story, steps, outcomes)
 
 
-@check("RL-REFILL-CAP", part=1, dimension="correctness", points=3,
-       title="A long-idle bucket holds at most `burst` tokens")
+@check(
+    "RL-REFILL-CAP",
+    part=1,
+    dimension="correctness",
+    points=3,
+    title="A long-idle bucket holds at most `burst` tokens",
+)
 def test_refill_cap(candidate: Candidate, story: Story) -> None:
     steps = [(0.0, "k", 4)] + [(1000.0, "k", 1)] * 5
     outcomes = run_steps(candidate, story, 2.0, 4, steps)
     judge_all(BucketModel(2.0, 4), story, steps, outcomes)
 
 
-@check("RL-KEYS-INDEPENDENT", part=1, dimension="correctness", points=3,
-       title="Every key has its own bucket")
+@check(
+    "RL-KEYS-INDEPENDENT",
+    part=1,
+    dimension="correctness",
+    points=3,
+    title="Every key has its own bucket",
+)
 def test_keys_independent(candidate: Candidate, story: Story) -> None:
     keys = [f"user-{i}" for i in range(200)] + ["a", "A", "a ", ""]
     steps = [(1.0, k, None) for k in keys for _ in range(3)]
@@ -150,18 +194,31 @@ def test_keys_independent(candidate: Candidate, story: Story) -> None:
         got = outcomes[3 * i : 3 * i + 3]
         pattern = [o.allowed for o in got]
         if pattern != [True, True, False]:
-            story.say(f"t=1: 3 × try_acquire({key!r}) with burst=2 → {pattern} after {i} other keys drained")
+            story.say(
+                f"t=1: 3 × try_acquire({key!r}) with burst=2 → {pattern} after {i} other keys drained"
+            )
             raise AssertionError(f"key {key!r} got {pattern} instead of [allowed, allowed, denied]")
 
 
 INVALID_LIMITERS = [
-    (0, 3), (-1.0, 3), (math.nan, 3), (math.inf, 3), (-math.inf, 3),
-    (1.0, 0), (1.0, -2), (1.0, 1.5),
+    (0, 3),
+    (-1.0, 3),
+    (math.nan, 3),
+    (math.inf, 3),
+    (-math.inf, 3),
+    (1.0, 0),
+    (1.0, -2),
+    (1.0, 1.5),
 ]
 
 
-@check("RL-VALIDATION", part=1, dimension="correctness", points=4,
-       title="ValueError for a bad rate, burst or cost")
+@check(
+    "RL-VALIDATION",
+    part=1,
+    dimension="correctness",
+    points=4,
+    title="ValueError for a bad rate, burst or cost",
+)
 def test_validation(candidate: Candidate, story: Story) -> None:
     wrong: list[str] = []
     for rate, burst in INVALID_LIMITERS:
@@ -171,7 +228,9 @@ def test_validation(candidate: Candidate, story: Story) -> None:
             wrong.append(f"TokenBucketLimiter(rate={rate!r}, burst={burst!r}) gave {got}")
     ok = candidate.attempt("construct", rate=5, burst=3)
     if ok.raised is not None:
-        wrong.append(f"TokenBucketLimiter(rate=5, burst=3) (an int rate) raised {ok.raised['type']}")
+        wrong.append(
+            f"TokenBucketLimiter(rate=5, burst=3) (an int rate) raised {ok.raised['type']}"
+        )
     handle = candidate.call("new", rate=1.0, burst=3)
     for cost in (0, -1, 4, 1.5):
         reply = candidate.attempt("acquire", handle=handle, key="k", cost=cost)
@@ -183,11 +242,28 @@ def test_validation(candidate: Candidate, story: Story) -> None:
     assert not wrong, f"{len(wrong)} invalid argument(s) not rejected with ValueError: {wrong[0]}"
 
 
-@check("RL-CLOCK-BACKWARDS", part=1, dimension="resilience", points=6,
-       title="A clock that jumps backwards creates no tokens and breaks nothing")
+@check(
+    "RL-CLOCK-BACKWARDS",
+    part=1,
+    dimension="resilience",
+    points=6,
+    title="A clock that jumps backwards creates no tokens and breaks nothing",
+)
 @settings(max_examples=150)
-@example(scenario=(1.0, 2, [(100.0, "a", 2), (50.0, "a", 1), (99.5, "a", 1), (101.0, "a", 1), (101.0, "a", 1)]))
-@example(scenario=(2.0, 3, [(10.0, "a", 3), (4.0, "a", 1), (10.0, "a", 1), (10.5, "a", 1), (10.5, "a", 1)]))
+@example(
+    scenario=(
+        1.0,
+        2,
+        [(100.0, "a", 2), (50.0, "a", 1), (99.5, "a", 1), (101.0, "a", 1), (101.0, "a", 1)],
+    )
+)
+@example(
+    scenario=(
+        2.0,
+        3,
+        [(10.0, "a", 3), (4.0, "a", 1), (10.0, "a", 1), (10.5, "a", 1), (10.5, "a", 1)],
+    )
+)
 @given(scenario=scenarios(BACKWARDS))
 def test_clock_backwards(candidate: Candidate, story: Story, scenario: Scenario) -> None:
     story.begin()
@@ -196,8 +272,13 @@ def test_clock_backwards(candidate: Candidate, story: Story, scenario: Scenario)
     judge_all(BucketModel(rate, burst), story, steps, outcomes)
 
 
-@check("RL-EVICTION-SAFE", part=1, dimension="integrity", points=4,
-       title="A key idle for less than burst/rate is not forgotten while others come and go")
+@check(
+    "RL-EVICTION-SAFE",
+    part=1,
+    dimension="integrity",
+    points=4,
+    title="A key idle for less than burst/rate is not forgotten while others come and go",
+)
 def test_eviction_safe(candidate: Candidate, story: Story) -> None:
     rate, burst = 1.0, 10
     steps: list[tuple[float, str, int | None]] = [(0.0, "victim", 10)]
@@ -214,14 +295,20 @@ def test_eviction_safe(candidate: Candidate, story: Story) -> None:
     assert last.remaining == 9, f"victim had remaining={last.remaining} at t=9, expected 9"
 
 
-@check("RL-MEMORY", part=1, dimension="performance", points=6, timeout=60,
-       title="Memory stays bounded over a million distinct keys")
+@check(
+    "RL-MEMORY",
+    part=1,
+    dimension="performance",
+    points=6,
+    timeout=60,
+    title="Memory stays bounded over a million distinct keys",
+)
 def test_memory(candidate: Candidate, story: Story) -> None:
     keys = 1_000_000
     result = candidate.call("memory", rate=1000.0, burst=1, keys=keys, step=0.001, timeout_s=40)
     growth = [int(g) for g in result["growth"]]
     mib = [round(g / 2**20, 1) for g in growth]
-    story.say(f"rate=1000/s, burst=1: a new key every 1 ms, each idle ≥ burst/rate right after use")
+    story.say("rate=1000/s, burst=1: a new key every 1 ms, each idle ≥ burst/rate right after use")
     story.say(f"resident memory growth after 250k/500k/750k/1M keys: {mib} MiB")
     assert growth[-1] < 48 * 2**20, (
         f"memory grew by {mib[-1]} MiB over {keys:,} keys that were each idle long enough to forget"
@@ -229,30 +316,56 @@ def test_memory(candidate: Candidate, story: Story) -> None:
 
 
 def _throughput(who: Candidate, keys: int, calls: int, tick: float) -> float:
-    result = who.call("throughput", rate=1000.0 if keys < 100 else 1.0, burst=100 if keys < 100 else 5,
-                      keys=keys, calls=calls, tick=tick, max_seconds=2.0, timeout_s=15)
+    result = who.call(
+        "throughput",
+        rate=1000.0 if keys < 100 else 1.0,
+        burst=100 if keys < 100 else 5,
+        keys=keys,
+        calls=calls,
+        tick=tick,
+        max_seconds=2.0,
+        timeout_s=15,
+    )
     return float(result["calls"]) / max(float(result["seconds"]), 1e-9)
 
 
-def _compare(candidate: Candidate, reference: Candidate, story: Story, keys: int, floor: float) -> None:
+def _compare(
+    candidate: Candidate, reference: Candidate, story: Story, keys: int, floor: float
+) -> None:
     calls, tick = 150_000, 1e-5 if keys < 100 else 1e-6
     best_c = best_r = 0.0
     for _ in range(3):  # interleaved, best of three: the machine is noisy
         best_c = max(best_c, _throughput(candidate, keys, calls, tick))  # first: a stub fails fast
         best_r = max(best_r, _throughput(reference, keys, calls, tick))
     ratio = best_c / best_r
-    story.say(f"{keys} keys round-robin: candidate {best_c:,.0f} calls/s, reference {best_r:,.0f} calls/s")
+    story.say(
+        f"{keys} keys round-robin: candidate {best_c:,.0f} calls/s, reference {best_r:,.0f} calls/s"
+    )
     story.say(f"ratio {ratio:.2f} (needs ≥ {floor})")
-    assert ratio >= floor, f"throughput {ratio:.2f}× the reference's with {keys} live keys (needs ≥ {floor}×)"
+    assert ratio >= floor, (
+        f"throughput {ratio:.2f}× the reference's with {keys} live keys (needs ≥ {floor}×)"
+    )
 
 
-@check("RL-SPEED", part=1, dimension="performance", points=5, timeout=60,
-       title="Throughput on hot keys at least 0.3× the reference, same run")
+@check(
+    "RL-SPEED",
+    part=1,
+    dimension="performance",
+    points=5,
+    timeout=60,
+    title="Throughput on hot keys at least 0.3× the reference, same run",
+)
 def test_speed(candidate: Candidate, reference: Candidate, story: Story) -> None:
     _compare(candidate, reference, story, keys=8, floor=0.3)
 
 
-@check("RL-MANY-KEYS-SPEED", part=1, dimension="performance", points=4, timeout=60,
-       title="Per-call cost stays amortised O(1) with 20,000 live keys")
+@check(
+    "RL-MANY-KEYS-SPEED",
+    part=1,
+    dimension="performance",
+    points=4,
+    timeout=60,
+    title="Per-call cost stays amortised O(1) with 20,000 live keys",
+)
 def test_many_keys_speed(candidate: Candidate, reference: Candidate, story: Story) -> None:
     _compare(candidate, reference, story, keys=20_000, floor=0.2)

@@ -140,7 +140,9 @@ class _progress:
                 self.total = str(event["total"])
             else:
                 self.done += 1
-                click.echo(f"  [{self.done}/{self.total}] {event['done']} {event['status']}", err=True)
+                click.echo(
+                    f"  [{self.done}/{self.total}] {event['done']} {event['status']}", err=True
+                )
             return
         if "total" in event:
             self.bar.update(self.task, total=float(str(event["total"])))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rate_limiter import Decision, TokenBucketLimiter
 
 

@@ -21,7 +21,11 @@ def test_threads_racing_on_a_new_key_get_exactly_burst_tokens() -> None:
         start = threading.Barrier(threads_count)
         decisions: list[Decision] = []
 
-        def worker(limiter: TokenBucketLimiter = limiter, start: threading.Barrier = start) -> None:
+        def worker(
+            limiter: TokenBucketLimiter = limiter,
+            start: threading.Barrier = start,
+            decisions: list[Decision] = decisions,
+        ) -> None:
             start.wait()
             decisions.append(limiter.try_acquire("shared"))
 
