@@ -42,6 +42,12 @@ def report_of(out: Path) -> dict[str, object]:
     return data
 
 
+def _survivors(module: Path) -> str:
+    """Processes still running the submission (the shim's argv names its path)."""
+    found = subprocess.run(["pgrep", "-af", str(module)], capture_output=True, text=True)
+    return found.stdout
+
+
 def statuses(report: dict[str, object]) -> dict[str, str]:
     checks = report["checks"]
     assert isinstance(checks, list)
@@ -95,17 +101,30 @@ def test_start_then_grade_a_workspace_archive(tmp_path: Path) -> None:
     assert statuses(report) == {"RL-FRESH-BURST": "passed", "RL-COST": "passed"}
 
 
-def test_a_module_that_does_not_import_is_graded_crashed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("import this_module_does_not_exist\n", "this_module_does_not_exist"),
+        ("def try_acquire(self, key:\n", "SyntaxError"),
+        ("import os\nos._exit(0)\n", "exited with status 0"),
+        ("import sys\nsys.exit('bye')\n", "bye"),
+    ],
+    ids=["missing-import", "syntax-error", "os-exit", "sys-exit"],
+)
+def test_a_module_that_does_not_import_is_graded_crashed(
+    tmp_path: Path, source: str, words: str
+) -> None:
     module = tmp_path / "rate_limiter.py"
-    module.write_text("import this_module_does_not_exist\n")
+    module.write_text(source)
     started = time.monotonic()
     done = dskata("grade", module, "--exercise", "rate_limiter", "--out", tmp_path / "r")
     assert done.returncode == 0, done.stderr
     report = report_of(tmp_path / "r")
     assert set(statuses(report).values()) == {"crashed"}
     assert report["score"] == 0
-    assert "this_module_does_not_exist" in (tmp_path / "r" / "report.md").read_text()
+    assert words in (tmp_path / "r" / "report.md").read_text()
     assert time.monotonic() - started < 60
+    assert _survivors(module) == ""
 
 
 def test_a_hanging_submission_times_out_and_leaves_no_process(tmp_path: Path) -> None:
@@ -133,10 +152,7 @@ def test_a_hanging_submission_times_out_and_leaves_no_process(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert set(statuses(report_of(tmp_path / "r")).values()) == {"timed_out"}
     assert elapsed < 60
-    leftovers = subprocess.run(
-        ["pgrep", "-f", str(module)], capture_output=True, text=True, check=False
-    )
-    assert leftovers.stdout == ""
+    assert _survivors(module) == ""
 
 
 def test_a_mutant_fails_with_a_story_and_a_replay_command(tmp_path: Path) -> None:

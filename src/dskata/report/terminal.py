@@ -41,7 +41,7 @@ def print_summary(report: Report, console: Console) -> None:
                 style="bold black on yellow",
             )
         )
-    console.print(_checks_table(report))
+    console.print(_checks_table(report, console.width))
     console.print(
         Text.assemble(
             ("Score: ", "bold"),
@@ -71,19 +71,20 @@ def print_summary(report: Report, console: Console) -> None:
             console.print(Text.assemble("    replay: ", (check.replay, "cyan")), soft_wrap=True)
 
 
-def _checks_table(report: Report) -> Table:
+def _checks_table(report: Report, width: int) -> Table:
     table = Table(title=f"{report.exercise}: checks", box=box.SIMPLE_HEAD)
-    table.add_column("Check", no_wrap=True)
-    table.add_column("Part", justify="right")
-    table.add_column("Dimension", no_wrap=True)
-    table.add_column("Points", justify="right", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Title", overflow="ellipsis", no_wrap=True)
+    # Few short columns so that an 80-column terminal shortens only the title; the
+    # part and dimension of each check are in report.md.
+    widest_id = max((len(c.id) for c in report.checks), default=5)
+    table.add_column("Check", no_wrap=True, min_width=widest_id)
+    table.add_column("Points", justify="right", no_wrap=True, min_width=7)
+    table.add_column("Status", no_wrap=True, min_width=9)
+    # rich drops whole columns rather than shorten a long no-wrap one: cap the title.
+    room = width - widest_id - 7 - len("resource exceeded") - 12
+    table.add_column("Title", overflow="ellipsis", no_wrap=True, max_width=max(12, room))
     for check in report.checks:
         table.add_row(
             Text(check.id),
-            Text(str(check.part)),
-            Text(check.dimension),
             Text(_format.points(check)),
             Text(_format.status_word(check.status), style=STATUS_STYLES.get(check.status, "")),
             Text(_format.one_line(check.title)),
