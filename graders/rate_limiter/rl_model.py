@@ -11,9 +11,14 @@ must fit it:
 
 - ``lo`` refills only for time past the largest reading the limiter had seen at the
   key's previous access (no design refills less);
-- ``hi`` refills from the key's own largest reading up to the largest reading ever
-  seen (no design refills more). A key whose bucket may have been full could have
-  been forgotten and re-created at a lower reading, so then its own reading restarts.
+- ``hi`` refills from the key's own largest reading up to the largest reading seen
+  *since the key's previous access* (no design refills more: a limiter-wide clamp
+  only moves with readings, and a sweep only forgets at a reading it is given). A
+  key whose bucket may have been full could have been forgotten and re-created at a
+  lower reading, so then its own reading restarts.
+
+A denial also bounds ``retry_after`` from below: it can never be shorter than the
+time the most generous design needs to refill the missing tokens.
 
 Each answer narrows the envelope (``remaining`` is the floor of what is left). At a
 boundary (tokens within EPS of the cost) either decision is accepted and the model
@@ -46,6 +51,7 @@ class _Key:
     hi: float  # most tokens any correct design can hold after it
     own: float  # the key's own largest reading (restarts when it may have been forgotten)
     seen: float  # the largest reading the limiter had seen at that access
+    index: int  # how many readings the limiter had seen at that access
 
 
 @dataclass
@@ -54,23 +60,34 @@ class BucketModel:
     burst: int
     keys: dict[str, _Key] = field(default_factory=dict)
     latest: float = -math.inf
+    readings: list[float] = field(default_factory=list)
 
     def bounds(self, key: str, now: float) -> _Key:
         """Returns the envelope of tokens ``key`` may hold at clock reading ``now``."""
         seen = max(self.latest, now)
+        index = len(self.readings) + 1
         state = self.keys.get(key)
         full = float(self.burst)
         if state is None:
-            return _Key(full, full, now, seen)
+            return _Key(full, full, now, seen, index)
+        since = max([now, *self.readings[state.index :]])
         lo = min(full, state.lo + max(0.0, now - state.seen) * self.rate)
-        hi = min(full, state.hi + max(0.0, seen - state.own) * self.rate)
+        hi = min(full, state.hi + max(0.0, since - state.own) * self.rate)
         own = now if hi >= full - EPS else max(state.own, now)
-        return _Key(min(lo, hi), hi, own, seen)
+        return _Key(min(lo, hi), hi, own, seen, index)
 
     def judge(self, key: str, cost: int, now: float, got: Outcome) -> str | None:
         """Checks one decision; returns why it is wrong, or None. Follows the candidate."""
         b = self.bounds(key, now)
         self.latest = b.seen
+        self.readings.append(now)
+        if not got.allowed and b.hi < cost - EPS:
+            shortest = (cost - b.hi) / self.rate
+            if got.retry_after < shortest - EPS / self.rate - 1e-9 * shortest:
+                return (
+                    f"denied with retry_after={got.retry_after:.6g}, but {cost - b.hi:.6g} "
+                    f"missing tokens take at least {shortest:.6g} s to refill"
+                )
         if got.allowed:
             if b.hi < cost - EPS:
                 return f"allowed although the bucket held {_tokens(b.lo, b.hi)} < cost {cost}"
@@ -85,7 +102,7 @@ class BucketModel:
         # floor(tokens) == remaining narrows what the bucket can hold now.
         lo = max(lo, got.remaining - EPS)
         hi = max(lo, min(hi, got.remaining + 1.0))
-        self.keys[key] = _Key(lo, hi, b.own, b.seen)
+        self.keys[key] = _Key(lo, hi, b.own, b.seen, b.index)
         return None
 
     def expected_retry_after(self, key: str, cost: int, now: float) -> float:

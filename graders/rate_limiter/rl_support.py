@@ -42,6 +42,7 @@ def run_steps(
     story.say(f"TokenBucketLimiter(rate={rate:g}, burst={burst}) with a manual clock")
     handle = candidate.call("new", rate=rate, burst=burst)
     result = candidate.call("run", handle=handle, steps=[list(s) for s in steps], timeout_s=10)
+    candidate.call("drop", handle=handle)
     outcomes = []
     for (at, key, cost), raw in zip(steps, result["decisions"], strict=False):
         outcome = decode(raw, call_text(key, cost))

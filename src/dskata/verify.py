@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import tempfile
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,12 +100,25 @@ def judge(target: Target, outcome: RunOutcome) -> list[str]:
     return problems
 
 
-def verify_exercise(exercise: Exercise, repeat: int, jobs: int, seed: int) -> list[Verdict]:
+def verify_exercise(
+    exercise: Exercise,
+    repeat: int,
+    jobs: int,
+    seed: int,
+    on_done: Callable[[Target, list[str]], None] | None = None,
+) -> list[Verdict]:
     targets = targets_for(exercise)
     verdicts = {t.name: Verdict(t) for t in targets}
     work = [t for t in targets for _ in range(repeat)]
+
+    def grade_one(target: Target) -> tuple[Target, RunOutcome]:
+        outcome = _grade(exercise, target, seed)
+        if on_done is not None:
+            on_done(target, judge(target, outcome))
+        return target, outcome
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        outcomes = list(pool.map(lambda t: (t, _grade(exercise, t, seed)), work))
+        outcomes = list(pool.map(grade_one, work))
     for target, outcome in outcomes:
         verdict = verdicts[target.name]
         verdict.runs.append({c.id: c.status for c in outcome.checks})
@@ -152,13 +167,29 @@ def kill_matrix(exercise: Exercise, verdicts: list[Verdict]) -> Table:
     return table
 
 
+class _Ticker:
+    """Prints one line per finished grading, so a long verify shows it is moving."""
+
+    def __init__(self, console: Console, slug: str, total: int) -> None:
+        self.console, self.slug, self.total = console, slug, total
+        self.done = 0
+        self.lock = threading.Lock()  # gradings finish on several pool threads
+
+    def __call__(self, target: Target, problems: list[str]) -> None:
+        with self.lock:
+            self.done += 1
+            verdict = "[green]ok[/]" if not problems else f"[red]{'; '.join(problems)}[/]"
+            self.console.print(f"  [{self.done}/{self.total}] {self.slug}/{target.name}: {verdict}")
+
+
 def run_verify(slugs: list[str], *, repeat: int, jobs: int, console: Console) -> bool:
     """Verifies the named exercises (all when empty); prints kill matrices; True when sound."""
     exercises = [get_exercise(s) for s in slugs] if slugs else all_exercises()
     seed = load_profile("default").seed
     sound = True
     for exercise in exercises:
-        verdicts = verify_exercise(exercise, repeat, jobs, seed)
+        ticker = _Ticker(console, exercise.slug, len(targets_for(exercise)) * repeat)
+        verdicts = verify_exercise(exercise, repeat, jobs, seed, on_done=ticker)
         console.print(kill_matrix(exercise, verdicts))
         for verdict in verdicts:
             if not verdict.ok:

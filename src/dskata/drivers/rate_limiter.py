@@ -141,6 +141,12 @@ class Driver:
         self.clocks[handle] = clock
         return handle
 
+    def op_drop(self, handle: int) -> None:
+        """Forgets a limiter, so a design with a background thread per limiter does not
+        pile up threads over a check's hundred examples."""
+        self.limiters.pop(handle, None)
+        self.clocks.pop(handle, None)
+
     def op_acquire(self, handle: int, key: str, cost: Any = None, at: float | None = None) -> Any:
         if at is not None:
             self.clocks[handle].now = at
@@ -226,14 +232,23 @@ class Driver:
 
     # -- memory and speed --------------------------------------------------
 
-    def op_memory(self, rate: float, burst: int, keys: int, step: float) -> dict[str, Any]:
-        """Touches ``keys`` distinct keys, one every ``step`` s; returns RSS growth in bytes."""
+    def op_memory(
+        self, rate: float, burst: int, keys: int, step: float, hot_every: int = 0, hot_cost: int = 1
+    ) -> dict[str, Any]:
+        """Touches ``keys`` distinct keys, one every ``step`` s; returns RSS growth in bytes.
+
+        With ``hot_every`` one key ("hot") also asks for ``hot_cost`` tokens every that
+        many keys; spending faster than it refills, it is never full, and it must not
+        stop the others from being forgotten.
+        """
         clock = ManualClock(0.0)
         limiter = self._make(rate, burst, clock)
         base = _rss()
         checkpoints: list[int] = []
         for i in range(keys):
             clock.now = i * step
+            if hot_every and i % hot_every == 0:
+                limiter.try_acquire("hot", hot_cost)
             limiter.try_acquire(f"user-{i}")
             if (i + 1) % (keys // 4) == 0:
                 checkpoints.append(_rss() - base)
