@@ -2,8 +2,8 @@
 
 The reference plus the alternatives in ``tests/solutions/<slug>/`` (different
 algorithms and locking designs) are graded on all parts with the default seed
-profile. The slow variant grades each several times and also with other seed
-profiles, so a flaky check shows up as a varying score.
+profile. The slow variant grades each again with other seed
+profiles, so a check that only passes for lucky cases shows up.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_correct_solution_scores_full_marks(exercise: Exercise, module: Path) ->
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("exercise", "module"), _solutions(), ids=_ids())
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_correct_solution_scores_full_marks_with_other_seeds(
     exercise: Exercise, module: Path, seed: int
 ) -> None:
