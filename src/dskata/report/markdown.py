@@ -7,19 +7,13 @@ from functools import cache
 
 import jinja2
 
-from dskata.report import _format
+from dskata.report import _format, _templates
 from dskata.results import Report
 
 
 def render_markdown(report: Report) -> str:
     """Returns the Markdown report; the same Report always gives the same text."""
-    template = _environment().get_template("report.md.j2")
-    return template.render(
-        report=report,
-        failed=report.failed_checks,
-        passed=_format.passed_checks(report),
-        parts=_format.parts(report),
-    )
+    return _templates.render(_environment(), "report.md.j2", report)
 
 
 def fence(text: str) -> str:
@@ -44,24 +38,5 @@ def cell(value: object) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("dskata.report", "templates"),
-        # Markdown is not HTML: escaping would print "&amp;" into the page.
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        num=_format.num,
-        seconds=_format.seconds,
-        short_sha=_format.short_sha,
-        status_word=_format.status_word,
-        anchor=_format.anchor,
-        text=text,
-        points=_format.points,
-        fence=fence,
-        cell=cell,
-    )
-    return env
+    # Markdown is not HTML: escaping would print "&amp;" into the page.
+    return _templates.environment(autoescape=False, text=text, fence=fence, cell=cell)
