@@ -105,12 +105,15 @@ class Report:
         return [c for c in self.checks if c.status != "passed"]
 
 
+def check_from_dict(data: dict[str, Any]) -> CheckResult:
+    """Rebuilds a CheckResult from its JSON form (``asdict`` of one)."""
+    evidence = Evidence(**data["evidence"]) if data["evidence"] else None
+    return CheckResult(**{**data, "evidence": evidence})
+
+
 def report_from_dict(data: dict[str, Any]) -> Report:
     """Rebuilds a Report from its ``report.json`` form (for ``compare`` and tests)."""
-    checks = [
-        CheckResult(**{**c, "evidence": Evidence(**c["evidence"]) if c["evidence"] else None})
-        for c in data["checks"]
-    ]
+    checks = [check_from_dict(c) for c in data["checks"]]
     dims = {k: DimensionScore(**v) for k, v in data["dimensions"].items()}
     fields = {k: v for k, v in data.items() if k not in ("checks", "dimensions")}
     return Report(**fields, checks=checks, dimensions=dims)

@@ -21,7 +21,7 @@ from dskata.catalog import Exercise
 from dskata.drivers import driver_path
 from dskata.errors import UnknownCheck
 from dskata.grading.config import SessionConfig
-from dskata.results import CheckResult, Evidence
+from dskata.results import CheckResult, check_from_dict
 
 # A backstop only: every check keeps its own deadline, so a session ends long before.
 SESSION_TIMEOUT_S = 3600.0
@@ -148,10 +148,7 @@ def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome
     data = json.loads(results_path.read_text(encoding="utf-8"))
     if "usage_error" in data:
         raise UnknownCheck(str(data["usage_error"]))
-    checks = [
-        CheckResult(**{**c, "evidence": Evidence(**c["evidence"]) if c["evidence"] else None})
-        for c in data["checks"]
-    ]
+    checks = [check_from_dict(c) for c in data["checks"]]
     infra = None
     broken = [c.id for c in checks if c.status == "infra_error"]
     if broken:
