@@ -53,6 +53,7 @@ class ChildSpec:
     scratch: Path
     limits: Limits = field(default_factory=Limits)
     start_timeout_s: float = 15.0
+    driver_options: dict[str, Any] = field(default_factory=dict)  # JSON, for the driver's setup
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Child:
             "module_path": str(self.spec.module_path),
             "module_name": self.spec.module_name,
             "submission_root": str(self.spec.submission_root),
+            "driver_options": self.spec.driver_options,
         }
         with open(self.log_path, "ab") as log:
             request = LaunchRequest(
