@@ -58,7 +58,8 @@ class _Link:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        for src, dst, to_server in ((self.client, self.upstream, True), (self.upstream, self.client, False)):  # fmt: skip
+        pairs = ((self.client, self.upstream, True), (self.upstream, self.client, False))
+        for src, dst, to_server in pairs:
             threading.Thread(target=self._pump, args=(src, dst, to_server), daemon=True).start()
 
     def reset(self) -> None:

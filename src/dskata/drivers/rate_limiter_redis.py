@@ -122,7 +122,9 @@ class RedisOps:
             worker.join()
         return {**counts, "first_error": first_error[0] if first_error else None}
 
-    def op_redis_throughput(self, handle: int, keys: int, max_calls: int, max_seconds: float) -> dict[str, Any]:
+    def op_redis_throughput(
+        self, handle: int, keys: int, max_calls: int, max_seconds: float
+    ) -> dict[str, Any]:
         limiter = self.limiters[handle]
         names = [f"speed-{i}" for i in range(keys)]
         done = 0
