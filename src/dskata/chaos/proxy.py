@@ -152,6 +152,9 @@ class FaultProxy:
             self._closed = True
             links = list(self._links)
         with contextlib.suppress(OSError):
+            # close() alone does not wake a thread blocked in accept(); shutdown() does.
+            self._listener.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
             self._listener.close()
         for link in links:
             link.reset()
