@@ -9,7 +9,9 @@ server. Time is the Redis server's; the grader brackets each call with ``TIME``.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +38,7 @@ from dskata.chaos.proxy import FaultProxy
 from dskata.grading import Candidate, Story, check
 from dskata.grading.api import raised_is
 from dskata.redis_server import Server
+from dskata.sandbox.faults import CandidateFault
 
 Spawn = Callable[..., Candidate]
 RATES = (0.5, 2.0, 5.0, 10.0, 20.0)
@@ -227,7 +230,11 @@ def _hammer(
     title="Four processes hammering one key together never exceed the shared limit",
 )
 def test_redis_shared(
-    spawn: Spawn, story: Story, redis_server: Server, fault_proxy: FaultProxy
+    spawn: Spawn,
+    story: Story,
+    redis_server: Server,
+    fault_proxy: FaultProxy,
+    rng: random.Random,
 ) -> None:
     direct = _direct(redis_server)
     rate, burst, seconds, threads = 20.0, 10, 1.5, 2
@@ -239,14 +246,34 @@ def test_redis_shared(
     for i, skew in enumerate(skews):
         proc = spawn(f"process-{i}", clock_skew_s=skew)
         procs.append((proc, proc.call("redis_new", url=fault_proxy.url, rate=rate, burst=burst)))
+    # A fifth process joins in and is killed with SIGKILL at a seeded moment: whatever
+    # it had in flight, the survivors' shared limit must still hold.
+    victim = spawn("victim", clock_skew_s=1.0)
+    victim_handle = victim.call("redis_new", url=fault_proxy.url, rate=rate, burst=burst)
+    kill_at = round(rng.uniform(0.2, seconds - 0.4), 3)
     story.say(
         f"4 processes (clocks skewed {', '.join(f'{s:+g}' for s in skews)} s), each with "
         f"RedisTokenBucketLimiter(rate={rate:g}, burst={burst}) and {threads} threads calling "
-        f"try_acquire('hot') for {seconds} s; every request delayed 2 ms on the way to Redis"
+        f"try_acquire('hot') for {seconds} s; every request delayed 2 ms on the way to Redis; "
+        f"a fifth process does the same and is killed with SIGKILL after {kill_at} s"
     )
+
+    def doomed() -> None:
+        with contextlib.suppress(CandidateFault):
+            victim.call(
+                "redis_hammer", handle=victim_handle, key="hot", threads=threads,
+                seconds=seconds, timeout_s=seconds + 20,
+            )  # fmt: skip
+
+    doomed_thread = threading.Thread(target=doomed, daemon=True)
+    killer = threading.Timer(kill_at, victim.kill)
     start = server_now(direct)
+    doomed_thread.start()
+    killer.start()
     results = _hammer(procs, "hot", threads, seconds)
     end = server_now(direct)
+    killer.join()
+    doomed_thread.join(30)
     allowed = sum(r["allowed"] for r in results)
     calls = sum(r["calls"] for r in results)
     raised = [r["first_error"] for r in results if r["first_error"]]
@@ -259,7 +286,7 @@ def test_redis_shared(
     assert allowed <= limit + 1e-6, (
         f"{allowed} requests allowed in {end - start:.3f} s, more than burst + rate × elapsed = {limit:.2f}"
     )
-    floor = burst + rate * seconds * 0.5
+    floor = rate * (seconds - kill_at) * 0.5  # after the kill, all refill is the survivors'
     assert allowed >= floor, (
         f"only {allowed} of {calls} requests allowed in {seconds} s of steady demand; "
         f"at least {floor:.0f} should have been"

@@ -15,7 +15,7 @@ from typing import Any
 __mutant__ = {
     "mistake": "Time taken from the client (ARGV) instead of the Redis server's TIME",
     "parts": [3],
-    "catches": ["RL-REDIS-SKEW", "RL-REDIS-SHARED"],
+    "catches": ["RL-REDIS-SKEW"],
 }
 
 

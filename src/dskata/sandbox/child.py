@@ -144,6 +144,13 @@ class Child:
                     os.close(fd)
         self._request_fd = self._reply_fd = -1
 
+    def kill(self) -> None:
+        """SIGKILLs the child's process group now, as a crash would, and nothing else:
+        a thread waiting for its reply sees the death; ``close`` still cleans up."""
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
