@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rl_redis import (
     CONNECTION_COMMANDS,
@@ -32,7 +32,7 @@ from rl_redis import (
     server_now,
     timed_call,
 )
-from rl_support import call_text
+from rl_support import call_text, decode
 
 from dskata.chaos.proxy import FaultProxy
 from dskata.grading import Candidate, Story, check
@@ -41,7 +41,8 @@ from dskata.redis_server import Server
 from dskata.sandbox.faults import CandidateFault
 
 Spawn = Callable[..., Candidate]
-RATES = (0.5, 2.0, 5.0, 10.0, 20.0)
+# Rates that divide neither 1000 nor 1e6 too: interval arithmetic in whole ms or µs shows.
+RATES = (0.5, 2.0, 5.0, 10.0, 20.0, 3.0, 7.0, 0.3, 300.0)
 SLEEPS = (0.0, 0.0, 0.0, 0.0, 0.02, 0.06, 0.15)
 KEYS = ("alice", "bob", "carol")
 
@@ -98,6 +99,8 @@ def runs(draw: st.DrawFn) -> tuple[float, int, list[tuple[float, str, int | None
 )
 @settings(max_examples=15)
 @given(run=runs())
+# Always tried first: a denial on a partly refilled bucket, then a request it can afford.
+@example(run=(10.0, 3, [(0.0, "alice", 3), (0.15, "alice", 3), (0.0, "alice", None)]))
 def test_redis_model(
     candidate: Candidate,
     story: Story,
@@ -168,7 +171,9 @@ def test_redis_keys(spawn: Spawn, story: Story, redis_server: Server) -> None:
     points=3,
     title="Bad rate, burst or cost raise ValueError, as in part 1",
 )
-def test_redis_validation(candidate: Candidate, story: Story, redis_server: Server) -> None:
+def test_redis_validation(
+    candidate: Candidate, story: Story, redis_server: Server, fault_proxy: FaultProxy
+) -> None:
     bad_args: list[dict[str, Any]] = [
         {"rate": 0, "burst": 1},
         {"rate": -1.0, "burst": 1},
@@ -176,6 +181,7 @@ def test_redis_validation(candidate: Candidate, story: Story, redis_server: Serv
         {"rate": float("inf"), "burst": 1},
         {"rate": 1.0, "burst": 0},
         {"rate": 1.0, "burst": 2.0},
+        {"rate": "5", "burst": 1},
     ]
     for args in bad_args:
         story.say(
@@ -200,6 +206,20 @@ def test_redis_validation(candidate: Candidate, story: Story, redis_server: Serv
             )
             + ", expected ValueError"
         )
+    # A bad cost is the caller's mistake whatever Redis does: never a fail decision.
+    down = candidate.call("redis_new", url=fault_proxy.url, rate=1.0, burst=3, fail_open=True)
+    fault_proxy.set("blackhole")
+    story.say("Redis stops answering; fail_open=True; try_acquire('k', cost=4) with burst=3")
+    t = timed_call(candidate, down, "k", 4)
+    assert t.raised is not None and "ValueError" in t.raised.get("mro", []), (
+        "with Redis down and fail_open=True, try_acquire('k', cost=4) with burst=3 "
+        + (
+            "returned " + t.outcome.words()
+            if t.outcome
+            else f"raised {t.raised and t.raised['type']}"
+        )
+        + ", expected ValueError"
+    )
 
 
 def _hammer(
@@ -294,6 +314,44 @@ def test_redis_shared(
 
 
 @check(
+    "RL-REDIS-THREADS",
+    part=3,
+    dimension="concurrency",
+    points=4,
+    title="Threads sharing one limiter each get the decisions for their own key and cost",
+)
+def test_redis_threads(candidate: Candidate, story: Story, redis_server: Server) -> None:
+    direct = _direct(redis_server)
+    rate, burst = 0.001, 8
+    costs = (1, 2, 3, 5, 8, 4)  # each thread's own cost: its own sequence of answers
+    handle = candidate.call("redis_new", url=redis_server.url, rate=rate, burst=burst)
+    story.say(
+        f"RedisTokenBucketLimiter(rate={rate:g}, burst={burst}) shared by {len(costs)} threads; "
+        f"thread i calls try_acquire on its own key with cost {costs} until denied twice"
+    )
+    for trial in range(4):
+        plans = [[[f"t{trial}-{i}", c]] * (burst // c + 2) for i, c in enumerate(costs)]
+        start = server_now(direct)
+        results = candidate.call("redis_threads", handle=handle, plans=plans, timeout_s=20)
+        end = server_now(direct)
+        for plan, got in zip(plans, results, strict=True):
+            model = WindowBucket(rate, burst)
+            for (key, cost), raw in zip(plan, got, strict=True):
+                if isinstance(raw, dict) and "raised" in raw:
+                    r = raw["raised"]
+                    raise AssertionError(
+                        f"trial {trial}: {call_text(key, cost)} raised {r['type']}: {r['message']}"
+                    )
+                outcome = decode(raw, call_text(key, cost))
+                why = model.judge(key, cost, start, end, outcome)
+                if why is not None:
+                    story.say(f"trial {trial}: the thread on {key!r} (cost {cost}) got {got}")
+                    raise AssertionError(
+                        f"trial {trial}: {call_text(key, cost)} from its own thread: {why}"
+                    )
+
+
+@check(
     "RL-REDIS-SKEW",
     part=3,
     dimension="integrity",
@@ -312,6 +370,11 @@ def test_redis_skew(spawn: Spawn, story: Story, redis_server: Server) -> None:
         "P": (ahead, ahead.call("redis_new", url=redis_server.url, rate=rate, burst=burst)),
         "Q": (behind, behind.call("redis_new", url=redis_server.url, rate=rate, burst=burst)),
     }
+    # And once the limiters exist, both clocks jump a further 3 s apart (every clock of
+    # the process: wall, monotonic, perf_counter).
+    ahead.call("clock_jump", delta_s=3.0)
+    behind.call("clock_jump", delta_s=-3.0)
+    story.say("then P's clocks jump 3 s forward and Q's 3 s back")
     model = WindowBucket(rate, burst)
     origin = server_now(direct)
     for key, first, second in (("k1", "Q", "P"), ("k2", "P", "Q"), ("k3", "Q", "P")):
@@ -339,7 +402,13 @@ def test_redis_skew(spawn: Spawn, story: Story, redis_server: Server) -> None:
 def test_redis_atomic(candidate: Candidate, story: Story, redis_server: Server) -> None:
     calls = [("a", 1), ("b", 2), ("a", 3), ("c", 1), ("a", 1), ("b", 1)] * 3
     handle = candidate.call("redis_new", url=redis_server.url, rate=2.0, burst=5)
-    story.say(f"RedisTokenBucketLimiter(rate=2, burst=5); {len(calls)} calls watched with MONITOR")
+    story.say(
+        f"RedisTokenBucketLimiter(rate=2, burst=5); one call to warm up (loading a script), "
+        f"then {len(calls)} calls watched with MONITOR"
+    )
+    # The warm-up call may load a script in any allowed way (EVALSHA, NOSCRIPT, EVAL or
+    # SCRIPT LOAD); after it, every decision is exactly one script call.
+    timed_call(candidate, handle, "warm-up", 1)
     with monitor(redis_server.url) as seen:
         for key, cost in calls:
             t = timed_call(candidate, handle, key, cost)
@@ -373,20 +442,43 @@ def test_redis_atomic(candidate: Candidate, story: Story, redis_server: Server) 
 )
 def test_redis_expiry(candidate: Candidate, story: Story, redis_server: Server) -> None:
     direct = _direct(redis_server)
-    # (rate, burst, cost taken): the bucket is full again after (tokens missing) / rate.
-    for rate, burst, cost in ((2.0, 10, 10), (0.001, 5, 5), (1.0, 4, 1), (50.0, 2, 2)):
+    # (rate, burst, [(sleep before, cost)], ms until the bucket is full again after the
+    # last call): fresh and part-drained buckets, refill times that are not whole
+    # seconds, and a key still in use after its first expiry would have passed.
+    # A cost above what the bucket holds is a denial, which must not shorten the expiry.
+    cases: list[tuple[float, int, list[tuple[float, int]], float]] = [
+        (2.0, 10, [(0.0, 10)], 5000),
+        (0.001, 5, [(0.0, 5)], 5_000_000),
+        (1.0, 4, [(0.0, 1)], 1000),
+        (50.0, 2, [(0.0, 2)], 40),
+        (3.0, 5, [(0.0, 5)], 5000 / 3),
+        (2.0, 10, [(0.0, 5), (0.0, 5)], 4990),
+        (2.0, 10, [(0.0, 10), (0.0, 2)], 4990),
+        (10.0, 10, [(0.0, 1), (1.5, 10)], 1000),
+    ]
+    for rate, burst, steps, full_after_ms in cases:
         direct.flushall()
         handle = candidate.call(
             "redis_new", url=redis_server.url, rate=rate, burst=burst, prefix="exp:"
         )
-        t = timed_call(candidate, handle, "user", cost)
-        story.say(
-            f"RedisTokenBucketLimiter(rate={rate:g}, burst={burst}, prefix='exp:'): try_acquire('user', cost={cost}) → {t.outcome.words() if t.outcome else t.raised}"
-        )
-        assert t.outcome is not None and t.outcome.allowed, (
-            f"a fresh bucket denied cost={cost} ≤ burst={burst}"
-        )
-        full_after_ms = cost / rate * 1000
+        story.begin()
+        story.say(f"RedisTokenBucketLimiter(rate={rate:g}, burst={burst}, prefix='exp:')")
+        held = float(burst)
+        for pause, cost in steps:
+            held = min(float(burst), held + pause * rate)
+            if pause:
+                time.sleep(pause)
+                story.say(f"  {pause:g} s later:")
+            t = timed_call(candidate, handle, "user", cost)
+            story.say(
+                f"  try_acquire('user', cost={cost}) → {t.outcome.words() if t.outcome else t.raised}"
+            )
+            should_allow = held >= cost
+            held -= cost if should_allow else 0
+            assert t.outcome is not None and t.outcome.allowed == should_allow, (
+                f"rate={rate:g}, burst={burst}: try_acquire('user', cost={cost}) → "
+                f"{t.outcome.words() if t.outcome else t.raised}, on a bucket holding about {held:.2f}"
+            )
         ceiling_ms = (10 * burst / rate + 3600) * 1000
         keys = list(direct.keys("*"))
         assert keys, "the limiter wrote nothing to Redis"
@@ -396,9 +488,10 @@ def test_redis_expiry(candidate: Candidate, story: Story, redis_server: Server) 
             story.say(f"  key {name!r}: PTTL {ttl} ms (full again after {full_after_ms:.0f} ms)")
             assert name.startswith("exp:"), f"key {name!r} is outside the prefix 'exp:'"
             assert ttl >= 0, f"key {name!r} never expires (PTTL {ttl})"
-            assert ttl >= full_after_ms - 250, (
-                f"rate={rate:g}, burst={burst}, cost={cost}: key {name!r} expires in {ttl} ms, but the "
-                f"bucket is full again only after {full_after_ms:.0f} ms; expiring earlier hands out a fresh burst"
+            assert ttl >= full_after_ms - 100, (
+                f"rate={rate:g}, burst={burst}: after the last call key {name!r} expires in {ttl} ms, "
+                f"but the bucket is full again only after {full_after_ms:.0f} ms; expiring earlier "
+                "hands out tokens the bucket does not have"
             )
             assert ttl <= ceiling_ms, (
                 f"key {name!r} expires only in {ttl / 1000:.0f} s (limit 10 × burst / rate + 1 h)"
@@ -585,7 +678,11 @@ def test_redis_speed(
         ("candidate", candidate),
         ("reference again", reference),
     ):
-        handle = who.call("redis_new", url=redis_server.url, rate=1000.0, burst=100)
+        # Fail closed: a limiter that is fast only because it never reaches Redis is
+        # caught by its denials (every key here is refilled long before it comes round).
+        # Each run under its own prefix: the reference's keys mean nothing to another design.
+        prefix = f"speed-{name.replace(' ', '-')}:"
+        handle = who.call("redis_new", url=redis_server.url, rate=1000.0, burst=100, prefix=prefix)
         who.call(
             "redis_throughput", handle=handle, keys=50, max_calls=300, max_seconds=2.0, timeout_s=20
         )  # warm up
@@ -598,6 +695,10 @@ def test_redis_speed(
             timeout_s=30,
         )
         rates[name] = got["calls"] / max(got["seconds"], 1e-9)
+        assert got["allowed"] >= 0.9 * got["calls"], (
+            f"{name}: only {got['allowed']} of {got['calls']} calls allowed on keys that always "
+            "had tokens; decisions are not coming from Redis"
+        )
         story.say(f"{name}: {rates[name]:.0f} decisions/s")
     best_reference = max(rates["reference"], rates["reference again"])
     ratio = rates["candidate"] / best_reference

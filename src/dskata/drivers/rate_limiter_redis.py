@@ -12,6 +12,7 @@ the client instead of the Redis server disagrees with its peers and over-allows.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from types import ModuleType
@@ -22,15 +23,34 @@ from dskata.sandbox.shim import describe_exception
 SOCKET_TIMEOUT_S = 0.25
 
 
+_offset = [0.0]  # seconds added to every clock of this process
+
+
 def skew_clock(offset_s: float) -> None:
-    """Moves ``time.time`` and ``time.time_ns`` (what a client-side clock reads) by
-    ``offset_s``; ``monotonic`` has no meaning across processes, so it is left alone."""
-    if not offset_s:
-        return
-    real_time, real_time_ns = time.time, time.time_ns
-    offset_ns = int(offset_s * 1e9)
-    time.time = lambda: real_time() + offset_s
-    time.time_ns = lambda: real_time_ns() + offset_ns
+    """Moves this process's clocks by ``offset_s`` (``jump_clock`` moves them again).
+
+    ``time.time``/``time_ns`` are what a client-side wall clock reads; ``monotonic``
+    and ``perf_counter`` move too, so a limiter that anchors the server's time once
+    and then adds a local monotonic interval sees the jump as well.
+    """
+    _offset[0] = float(offset_s)
+    originals = [
+        (name, getattr(time, name))
+        for name in ("time", "time_ns", "monotonic", "monotonic_ns", "perf_counter")
+    ]
+    for name, real in originals:
+        if name.endswith("_ns"):
+            setattr(time, name, lambda real=real: real() + int(_offset[0] * 1e9))
+        else:
+            setattr(time, name, lambda real=real: real() + _offset[0])
+
+
+def jump_clock(delta_s: float) -> None:
+    """Moves the clocks ``skew_clock`` installed; a process started without a skew has
+    its real clocks and refuses (a grader bug, not the candidate's)."""
+    if time.time.__name__ != "<lambda>":
+        raise RuntimeError("jump_clock needs the process started with clock_skew_s")
+    _offset[0] += delta_s
 
 
 def make_client(url: str, socket_timeout_s: float = SOCKET_TIMEOUT_S) -> Any:
@@ -69,6 +89,41 @@ class RedisOps:
         handle = len(self.limiters) + 1
         self.limiters[handle] = limiter
         return handle
+
+    def op_clock_jump(self, delta_s: float) -> None:
+        """Moves this process's clocks (installed by ``setup``) by ``delta_s`` now."""
+        jump_clock(delta_s)
+
+    def op_redis_threads(self, handle: int, plans: list[list[list[Any]]]) -> list[Any]:
+        """Thread i runs ``plans[i]`` (``[key, cost]`` calls) in order; all start together.
+
+        Returns each thread's encoded decisions (or ``{"raised": …}``), in call order.
+        """
+        from dskata.drivers.rate_limiter import encode
+
+        limiter = self.limiters[handle]
+        barrier = threading.Barrier(len(plans))
+        results: list[list[Any]] = [[] for _ in plans]
+
+        def work(index: int) -> None:
+            barrier.wait()
+            for key, cost in plans[index]:
+                try:
+                    results[index].append(encode(limiter.try_acquire(key, cost)))
+                except BaseException as exc:
+                    results[index].append({"raised": describe_exception(exc)})
+
+        workers = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(plans))]
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(1e-5)  # threads interleave between every few bytecodes
+        try:
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        finally:
+            sys.setswitchinterval(previous)
+        return results
 
     def op_redis_timed(self, handle: int, key: str, cost: Any = None) -> dict[str, Any]:
         """One call, with how long it took in this process (no pipe time included)."""
@@ -127,10 +182,10 @@ class RedisOps:
     ) -> dict[str, Any]:
         limiter = self.limiters[handle]
         names = [f"speed-{i}" for i in range(keys)]
-        done = 0
+        done = allowed = 0
         started = time.perf_counter()
         deadline = started + max_seconds
         while done < max_calls and time.perf_counter() < deadline:
-            limiter.try_acquire(names[done % keys])
+            allowed += limiter.try_acquire(names[done % keys]).allowed is True
             done += 1
-        return {"calls": done, "seconds": time.perf_counter() - started}
+        return {"calls": done, "allowed": allowed, "seconds": time.perf_counter() - started}

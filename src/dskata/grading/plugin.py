@@ -13,6 +13,7 @@ import json
 import random
 import re
 import time
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -141,6 +142,7 @@ def _spawn(
     module: Path,
     name: str,
     driver_options: dict[str, Any] | None = None,
+    hash_seed: int = 0,
 ) -> Candidate:
     cfg = request.config.stash[CONFIG_KEY]
     meta = _meta(request.node)
@@ -154,6 +156,7 @@ def _spawn(
         scratch=scratch,
         limits=Limits(cpu_s=int(timeout) + 5),
         driver_options=driver_options or {},
+        hash_seed=hash_seed,
     )
     child = Child(spec, default_launcher())
     state.children.append(child)
@@ -200,7 +203,8 @@ def spawn(request: pytest.FixtureRequest, _check_state: _CheckState) -> Callable
         if faults:
             return Candidate.unavailable(faults[0])
         try:
-            return _spawn(request, _check_state, Path(cfg.module_path), name, driver_options)
+            seed = zlib.crc32(name.encode())  # differs between processes, same every run
+            return _spawn(request, _check_state, Path(cfg.module_path), name, driver_options, seed)
         except CandidateFault as fault:
             faults.append(fault)
             return Candidate.unavailable(fault)

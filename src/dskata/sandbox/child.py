@@ -54,6 +54,9 @@ class ChildSpec:
     limits: Limits = field(default_factory=Limits)
     start_timeout_s: float = 15.0
     driver_options: dict[str, Any] = field(default_factory=dict)  # JSON, for the driver's setup
+    # Fixed per process, so runs repeat; different between processes that share state,
+    # so a key derived from hash() is not the same everywhere by accident.
+    hash_seed: int = 0
 
 
 @dataclass
@@ -109,7 +112,7 @@ class Child:
             request = LaunchRequest(
                 argv=python_argv(SHIM, json.dumps(config)),
                 cwd=self.spec.scratch,
-                env=scrubbed_env(self.spec.scratch),
+                env=scrubbed_env(self.spec.scratch, self.spec.hash_seed),
                 pass_fds=(req_read, rep_write),
                 log=log,
             )
