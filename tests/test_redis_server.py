@@ -116,7 +116,7 @@ def test_redis_url_is_used_first_and_never_killed(
 
 def test_redis_url_that_does_not_answer_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{redis_server.free_port()}/0")
-    with pytest.raises(NoRedis, match="does not answer.*unset REDIS_URL"):
+    with pytest.raises(NoRedis, match=r"does not answer.*unset REDIS_URL"):
         redis_server.start()
 
 
