@@ -278,10 +278,15 @@ def _docker_answers() -> bool:
 
 
 def _from_docker() -> ExternalServer | None:
-    try:
-        from testcontainers.redis import RedisContainer  # type: ignore[import-not-found]
+    try:  # testcontainers ≥ 4.14 moved the module; the old path warns
+        from testcontainers.community.redis import (  # type: ignore[import-not-found]
+            RedisContainer,
+        )
     except ImportError:
-        return None
+        try:
+            from testcontainers.redis import RedisContainer  # type: ignore[import-not-found]
+        except ImportError:
+            return None
     container = RedisContainer("redis:7")
     container.start()
     host = container.get_container_host_ip()
