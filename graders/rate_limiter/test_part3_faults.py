@@ -71,22 +71,23 @@ def test_redis_shared(
     rng: random.Random,
 ) -> None:
     direct = direct_client(redis_server)
-    rate, burst, seconds, threads = 20.0, 10, 1.5, 2
-    # Clocks a few seconds apart, and 2 ms on every request: a read-modify-write from
-    # the client, or a decision on the client's clock, cannot help but show.
-    skews = (-3.0, 2.0, 0.0, 4.0)
+    # 2 ms on every request: a read-modify-write from the client cannot help but show.
+    # Clocks agree here (RL-REDIS-SKEW is about clocks), and the rate is low, so how
+    # much a subtly wrong limiter over-allows does not hang on millisecond timing: the
+    # check's verdict on any submission is the same every run.
+    rate, burst, seconds, threads, processes = 2.0, 10, 1.5, 2, 4
     fault_proxy.set("latency", delay_s=0.002)
     procs = []
-    for i, skew in enumerate(skews):
-        proc = spawn(f"process-{i}", clock_skew_s=skew)
+    for i in range(processes):
+        proc = spawn(f"process-{i}")
         procs.append((proc, proc.call("redis_new", url=fault_proxy.url, rate=rate, burst=burst)))
     # A fifth process joins in and is killed with SIGKILL at a seeded moment: whatever
     # it had in flight, the survivors' shared limit must still hold.
-    victim = spawn("victim", clock_skew_s=1.0)
+    victim = spawn("victim")
     victim_handle = victim.call("redis_new", url=fault_proxy.url, rate=rate, burst=burst)
     kill_at = round(rng.uniform(0.2, seconds - 0.4), 3)
     story.say(
-        f"4 processes (clocks skewed {', '.join(f'{s:+g}' for s in skews)} s), each with "
+        f"{processes} processes, each with "
         f"RedisTokenBucketLimiter(rate={rate:g}, burst={burst}) and {threads} threads calling "
         f"try_acquire('hot') for {seconds} s; every request delayed 2 ms on the way to Redis; "
         f"a fifth process does the same and is killed with SIGKILL after {kill_at} s"
@@ -357,6 +358,7 @@ def test_redis_restart(candidate: Candidate, story: Story, redis_server: Server)
         if first.outcome is not None and first.outcome.allowed:
             model.judge("user", 1, 0.0, server_now(direct), first.outcome)
         origin = server_now(direct)
+        # Until the first denial: the bucket Redis lost is new again, so 3 (or 2) allowed.
         for _ in range(4):
             t = timed_call(candidate, handle, "user", 1, direct)
             say_timed(story, t, "user", 1, origin)
@@ -366,4 +368,6 @@ def test_redis_restart(candidate: Candidate, story: Story, redis_server: Server)
             assert t.outcome is not None
             why = model.judge("user", 1, t.start, t.end, t.outcome)
             assert why is None, f"after a restart that emptied Redis, try_acquire('user') was {why}"
+            if not t.outcome.allowed:
+                break
         direct.flushall()

@@ -129,6 +129,13 @@ def flush(host: str, port: int) -> None:
     command(host, port, "SCRIPT", "FLUSH")
 
 
+def reset(host: str, port: int) -> None:
+    """Undoes what a check may have left behind (a pause, a memory limit), then flushes."""
+    command(host, port, "CLIENT", "UNPAUSE")
+    command(host, port, "CONFIG", "SET", "maxmemory", "0")
+    flush(host, port)
+
+
 def wait_until_answers(host: str, port: int, deadline: float) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -158,9 +165,15 @@ class OwnedServer:
     def __init__(self, binary: str, source: str, scratch: Path) -> None:
         self.binary = binary
         self.scratch = scratch
-        self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._start()
+        for attempt in range(3):  # another process may take the free port before we do
+            self.port = free_port()
+            try:
+                self._start()
+                break
+            except NoRedis:
+                if attempt == 2:
+                    raise
         self.info = RedisInfo(source, server_version(self.host, self.port), self.url)
 
     @property

@@ -36,7 +36,7 @@ class RedisService:
                 raise
         server = self._server
         try:
-            redis_server.flush(server.host, server.port)
+            redis_server.reset(server.host, server.port)
         except OSError:  # a check left it stopped or broken: start it again
             server.restart()
         return server
