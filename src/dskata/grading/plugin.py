@@ -13,7 +13,8 @@ import json
 import random
 import re
 import time
-from collections.abc import Generator, Iterator
+import zlib
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from dskata.chaos.proxy import FaultProxy
 from dskata.grading.api import Candidate, Story
 from dskata.grading.config import SessionConfig, check_seed
+from dskata.grading.services import RedisService
+from dskata.redis_server import NoRedis, Server
 from dskata.results import CheckResult, Evidence, Status
 from dskata.sandbox.child import Child, ChildSpec
 from dskata.sandbox.faults import CandidateFault, CandidateRaised
@@ -32,6 +36,7 @@ CONFIG_KEY = pytest.StashKey[SessionConfig]()
 STATE_KEY = pytest.StashKey["_CheckState"]()
 RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
 IMPORT_FAULT_KEY = pytest.StashKey[list[CandidateFault]]()
+REDIS_KEY = pytest.StashKey[RedisService]()
 
 settings.register_profile(
     "dskata",
@@ -63,7 +68,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CONFIG_KEY] = SessionConfig.read(Path(config.getoption("--dskata-config")))
     config.stash[RESULTS_KEY] = []
     config.stash[IMPORT_FAULT_KEY] = []
+    config.stash[REDIS_KEY] = RedisService(Path(config.stash[CONFIG_KEY].scratch) / "redis")
     settings.load_profile("dskata")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    service = config.stash.get(REDIS_KEY, None)
+    if service is not None:
+        service.stop()
 
 
 def _meta(item: pytest.Item) -> dict[str, Any]:
@@ -125,7 +137,12 @@ def _check_state(request: pytest.FixtureRequest) -> Iterator[_CheckState]:
 
 
 def _spawn(
-    request: pytest.FixtureRequest, state: _CheckState, module: Path, name: str
+    request: pytest.FixtureRequest,
+    state: _CheckState,
+    module: Path,
+    name: str,
+    driver_options: dict[str, Any] | None = None,
+    hash_seed: int = 0,
 ) -> Candidate:
     cfg = request.config.stash[CONFIG_KEY]
     meta = _meta(request.node)
@@ -138,6 +155,8 @@ def _spawn(
         driver_path=Path(cfg.driver_path),
         scratch=scratch,
         limits=Limits(cpu_s=int(timeout) + 5),
+        driver_options=driver_options or {},
+        hash_seed=hash_seed,
     )
     child = Child(spec, default_launcher())
     state.children.append(child)
@@ -168,6 +187,43 @@ def reference(request: pytest.FixtureRequest, _check_state: _CheckState) -> Cand
         return _spawn(request, _check_state, Path(cfg.reference_path), "reference")
     except CandidateFault as fault:  # the kit's own solution failing is the kit's fault
         raise RuntimeError(f"the reference solution could not start: {fault.message}") from None
+
+
+@pytest.fixture
+def spawn(request: pytest.FixtureRequest, _check_state: _CheckState) -> Callable[..., Candidate]:
+    """Starts more processes of the submission: ``spawn(name, **driver_options)``.
+
+    For checks that need several processes (shared state through Redis) or a process
+    set up differently (a skewed clock). Each is its own sandboxed child.
+    """
+    faults = request.config.stash[IMPORT_FAULT_KEY]
+    cfg = request.config.stash[CONFIG_KEY]
+
+    def start(name: str, **driver_options: Any) -> Candidate:
+        if faults:
+            return Candidate.unavailable(faults[0])
+        try:
+            seed = zlib.crc32(name.encode())  # differs between processes, same every run
+            return _spawn(request, _check_state, Path(cfg.module_path), name, driver_options, seed)
+        except CandidateFault as fault:
+            faults.append(fault)
+            return Candidate.unavailable(fault)
+
+    return start
+
+
+@pytest.fixture
+def redis_server(request: pytest.FixtureRequest) -> Server:
+    """The session's real Redis, flushed for this check (started on first use)."""
+    return request.config.stash[REDIS_KEY].get()
+
+
+@pytest.fixture
+def fault_proxy(redis_server: Server) -> Iterator[FaultProxy]:
+    """A fault-injecting TCP proxy in front of the Redis; clients that should meet
+    faults connect to ``fault_proxy.url``."""
+    with FaultProxy(redis_server.host, redis_server.port) as proxy:
+        yield proxy
 
 
 @pytest.fixture
@@ -204,6 +260,8 @@ def _evidence(exc: BaseException, state: _CheckState | None, status: Status) -> 
     blob = next((n.strip() for n in notes if "reproduce_failure" in n), None)
     if isinstance(exc, CandidateFault):
         summary = exc.message
+    elif isinstance(exc, NoRedis):
+        summary = f"infra error: no Redis, so this check could not run: {exc}"
     elif status == "infra_error":
         summary = (
             f"the grader itself failed ({type(exc).__name__}: {exc}); not the candidate's fault"
@@ -262,5 +320,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if Path(cfg.results_path).exists():  # a usage error was already reported there
         return
     results = session.config.stash[RESULTS_KEY]
-    payload = {"isolation": default_launcher().isolation, "checks": [asdict(r) for r in results]}
+    payload = {
+        "isolation": default_launcher().isolation,
+        "redis": session.config.stash[REDIS_KEY].report(),
+        "checks": [asdict(r) for r in results],
+    }
     Path(cfg.results_path).write_text(json.dumps(payload), encoding="utf-8")

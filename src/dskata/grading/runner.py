@@ -38,6 +38,7 @@ class RunOutcome:
     checks: list[CheckResult]
     isolation: str
     infra_error: str | None
+    redis: dict[str, str] | None = None  # how Redis was obtained, for the report
 
 
 def _pytest_argv(exercise: Exercise, config_path: Path, ini: Path) -> list[str]:
@@ -150,9 +151,12 @@ def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome
         raise UnknownCheck(str(data["usage_error"]))
     checks = [check_from_dict(c) for c in data["checks"]]
     infra = None
+    redis = data.get("redis")
     broken = [c.id for c in checks if c.status == "infra_error"]
-    if broken:
+    if broken and redis and redis.get("error"):
+        infra = f"infra error: {redis['error']} (checks that need Redis: {', '.join(broken)})"
+    elif broken:
         infra = f"the grader failed in {', '.join(broken)}"
     elif code not in (0, 1):  # 1 = some checks failed, which is normal
         infra = f"the grading session exited with {code}:\n{log_tail}"
-    return RunOutcome(checks, str(data.get("isolation", "unknown")), infra)
+    return RunOutcome(checks, str(data.get("isolation", "unknown")), infra, redis)

@@ -32,6 +32,10 @@ LEVEL_STYLES: dict[str, str] = {
 }
 
 
+def _redis_words(report: Report) -> str:
+    return f", Redis {report.redis['source']} {report.redis['version']}" if report.redis else ""
+
+
 def print_summary(report: Report, console: Console) -> None:
     """Prints the summary of ``report`` to ``console``."""
     if report.infra_error:
@@ -47,7 +51,7 @@ def print_summary(report: Report, console: Console) -> None:
             ("Score: ", "bold"),
             (f"{_format.num(report.score)} / {_format.num(report.max_score)}", "bold cyan"),
             f"  ({report.exercise} {report.exercise_version}, parts {_format.parts(report)}, "
-            f"seeds {report.seed_profile}, isolation {report.isolation})",
+            f"seeds {report.seed_profile}, isolation {report.isolation}{_redis_words(report)})",
         )
     )
     console.print(_scorecard_table(report))

@@ -53,6 +53,10 @@ class ChildSpec:
     scratch: Path
     limits: Limits = field(default_factory=Limits)
     start_timeout_s: float = 15.0
+    driver_options: dict[str, Any] = field(default_factory=dict)  # JSON, for the driver's setup
+    # Fixed per process, so runs repeat; different between processes that share state,
+    # so a key derived from hash() is not the same everywhere by accident.
+    hash_seed: int = 0
 
 
 @dataclass
@@ -102,12 +106,13 @@ class Child:
             "module_path": str(self.spec.module_path),
             "module_name": self.spec.module_name,
             "submission_root": str(self.spec.submission_root),
+            "driver_options": self.spec.driver_options,
         }
         with open(self.log_path, "ab") as log:
             request = LaunchRequest(
                 argv=python_argv(SHIM, json.dumps(config)),
                 cwd=self.spec.scratch,
-                env=scrubbed_env(self.spec.scratch),
+                env=scrubbed_env(self.spec.scratch, self.spec.hash_seed),
                 pass_fds=(req_read, rep_write),
                 log=log,
             )
@@ -141,6 +146,13 @@ class Child:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._request_fd = self._reply_fd = -1
+
+    def kill(self) -> None:
+        """SIGKILLs the child's process group now, as a crash would, and nothing else:
+        a thread waiting for its reply sees the death; ``close`` still cleans up."""
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
 
     @property
     def pid(self) -> int | None:

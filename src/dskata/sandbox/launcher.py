@@ -60,14 +60,14 @@ class Launcher(Protocol):
     def launch(self, request: LaunchRequest) -> subprocess.Popen[bytes]: ...
 
 
-def scrubbed_env(scratch: Path) -> dict[str, str]:
+def scrubbed_env(scratch: Path, hash_seed: int = 0) -> dict[str, str]:
     """Returns the only environment a child sees: nothing of the grader's leaks in."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(scratch),
         "TMPDIR": str(scratch),
         "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
+        "PYTHONHASHSEED": str(hash_seed),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     }

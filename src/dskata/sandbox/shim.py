@@ -120,6 +120,11 @@ def main() -> None:
     _apply_limits(config["limits"])
     channel = _Channel(config["request_fd"], config["reply_fd"])
     driver_module = _load("_dskata_driver", config["driver_path"])
+    # Before the candidate's import: e.g. a skewed clock must already be in place
+    # for a module that does ``from time import time``.
+    setup = getattr(driver_module, "setup", None)
+    if setup is not None:
+        setup(config.get("driver_options", {}))
     # Last on sys.path: the candidate's helper modules import, the stdlib is not shadowed.
     sys.path.append(config["submission_root"])
     try:

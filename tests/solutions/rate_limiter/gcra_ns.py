@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 _NS = 1_000_000_000
 
@@ -68,3 +69,61 @@ class TokenBucketLimiter:
 
     def _floor(self, slack_ns: float) -> int:
         return max(0, math.floor(slack_ns / self._interval + 1e-9))
+
+
+# Part 3: GCRA in Lua, with the theoretical arrival time kept in whole microseconds of
+# the server's clock in a plain string key (SET … PX), which expires exactly when the
+# bucket would be full again.
+_GCRA = """
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then
+  tat = now
+end
+local new_tat = tat + cost * interval
+local allow_at = new_tat - burst * interval
+if now + 1e-9 * interval >= allow_at then
+  new_tat = math.floor(new_tat + 0.5)
+  local ms = math.max(1, math.ceil((new_tat - now) / 1000))
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ms)
+  return {1, math.floor(burst - (new_tat - now) / interval + 1e-9), '0'}
+end
+local remaining = math.floor(burst - (tat - now) / interval + 1e-9)
+return {0, remaining, string.format('%.17g', (allow_at - now) / 1000000)}
+"""
+
+
+class RedisTokenBucketLimiter:
+    def __init__(
+        self,
+        redis: Any,
+        rate: float,
+        burst: int,
+        *,
+        prefix: str = "dskata:rl:",
+        fail_open: bool = False,
+    ) -> None:
+        import redis as redis_module
+
+        TokenBucketLimiter(rate, burst)  # the same validation as part 1
+        self._interval = 1_000_000 / rate  # µs per token
+        self._burst = burst
+        self._prefix = prefix
+        self._fail_open = fail_open
+        self._error = redis_module.RedisError
+        self._script = redis.register_script(_GCRA)
+
+    def try_acquire(self, key: str, cost: int = 1) -> Decision:
+        if isinstance(cost, bool) or not isinstance(cost, int) or not 1 <= cost <= self._burst:
+            raise ValueError(f"cost must be an int in [1, {self._burst}], got {cost!r}")
+        try:
+            allowed, remaining, retry = self._script(
+                keys=[self._prefix + key], args=[repr(self._interval), self._burst, cost]
+            )
+        except self._error:
+            return Decision(self._fail_open, 0, 0.0)
+        return Decision(allowed == 1, int(remaining), float(retry))

@@ -111,3 +111,61 @@ class TokenBucketLimiter:
             finally:
                 b.lock.release()
         self._every = max(1024, len(table))
+
+
+# Part 3: the reference's hash layout, but the script is loaded by hand (lazily, so a
+# limiter built while Redis is down still works later) and NOSCRIPT is handled here:
+# load again, call again, once.
+_TAKE = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(h[1]) or burst
+local ts = tonumber(h[2]) or now
+if now > ts then
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+  ts = now
+end
+if tokens + 1e-9 >= cost then
+  tokens = math.max(0, tokens - cost)
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+             'ts', string.format('%.17g', ts))
+  redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 50)
+  return {1, math.floor(tokens + 1e-9), '0'}
+end
+return {0, math.floor(tokens + 1e-9), string.format('%.17g', (cost - tokens) / rate)}
+"""
+
+
+class RedisTokenBucketLimiter:
+    def __init__(self, redis, rate, burst, *, prefix="dskata:rl:", fail_open=False):
+        import redis as redis_module
+
+        self._rate = _check_rate_burst(rate, burst)
+        self._burst = burst
+        self._redis = redis
+        self._prefix = prefix
+        self._fail_open = fail_open
+        self._errors = redis_module.exceptions
+        self._sha = None
+
+    def _call(self, key, cost):
+        args = (1, self._prefix + key, repr(self._rate), self._burst, cost)
+        if self._sha is None:
+            self._sha = self._redis.script_load(_TAKE)
+        try:
+            return self._redis.evalsha(self._sha, *args)
+        except self._errors.NoScriptError:
+            self._sha = self._redis.script_load(_TAKE)
+            return self._redis.evalsha(self._sha, *args)
+
+    def try_acquire(self, key, cost=1):
+        _check_cost(cost, self._burst)
+        try:
+            allowed, remaining, retry = self._call(key, cost)
+        except self._errors.RedisError:
+            return Decision(self._fail_open, 0, 0.0)
+        return Decision(bool(allowed), int(remaining), float(retry))

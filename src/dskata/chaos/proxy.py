@@ -1,0 +1,205 @@
+"""A loopback TCP proxy that injects network faults between a client and a server.
+
+Graders put it between the candidate's Redis client and Redis, then switch its mode
+between calls (so the fault a call meets is decided by the grader, not by timing):
+
+- ``pass``: bytes flow unchanged;
+- ``latency``: every chunk a client sends waits ``delay_s`` before it is forwarded;
+- ``blackhole``: connections are accepted, requests are swallowed, nothing answers;
+- ``reset``: every open connection is torn down with a TCP RST, and so is every new one;
+- ``cut``: requests go through, replies are cut in the middle and the connection reset.
+
+Written by hand: Toxiproxy, the usual tool, is a Go server that is not on PyPI and
+would be one more binary to provision; no maintained Python library offers an
+in-process proxy whose faults a test switches synchronously. Threads, not asyncio:
+the grader that drives it is synchronous, and a mode change must take effect before
+the grader's next call, which a lock gives directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+Mode = Literal["pass", "latency", "blackhole", "reset", "cut"]
+MODES: tuple[Mode, ...] = ("pass", "latency", "blackhole", "reset", "cut")
+_CHUNK = 65536
+
+
+def _reset(sock: socket.socket) -> None:
+    """Closes ``sock`` with an RST (linger 0) instead of a polite FIN."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+@dataclass
+class ProxyStats:
+    connections: int = 0
+    requests: int = 0  # chunks sent by clients (a request, or a pipeline of them)
+
+
+class _Link:
+    """One client connection and its upstream connection, pumped by two threads."""
+
+    def __init__(self, proxy: FaultProxy, client: socket.socket, upstream: socket.socket):
+        self.proxy = proxy
+        self.client = client
+        self.upstream = upstream
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        pairs = ((self.client, self.upstream, True), (self.upstream, self.client, False))
+        for src, dst, to_server in pairs:
+            threading.Thread(target=self._pump, args=(src, dst, to_server), daemon=True).start()
+
+    def reset(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        _reset(self.client)
+        _reset(self.upstream)
+        self.proxy._forget(self)
+
+    def _pump(self, src: socket.socket, dst: socket.socket, to_server: bool) -> None:
+        while True:
+            try:
+                data = src.recv(_CHUNK)
+            except OSError:
+                data = b""
+            if not data:
+                self.reset()
+                return
+            mode, delay_s = self.proxy.current()
+            if to_server:
+                self.proxy._count_request()
+            if mode == "blackhole" or mode == "reset":
+                if mode == "reset":
+                    self.reset()
+                    return
+                continue
+            if mode == "latency" and to_server:
+                time.sleep(delay_s)
+            if mode == "cut" and not to_server:
+                with contextlib.suppress(OSError):
+                    dst.sendall(data[: max(1, len(data) // 2)])
+                self.reset()
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                self.reset()
+                return
+
+
+class FaultProxy:
+    """Listens on a loopback port and forwards to ``upstream``; see the module doc."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.host = "127.0.0.1"
+        self.port: int = self._listener.getsockname()[1]
+        self.stats = ProxyStats()
+        self._mode: Mode = "pass"
+        self._delay_s = 0.0
+        self._lock = threading.Lock()
+        self._links: set[_Link] = set()
+        self._closed = False
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self._acceptor.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def current(self) -> tuple[Mode, float]:
+        with self._lock:
+            return self._mode, self._delay_s
+
+    def set(self, mode: Mode, *, delay_s: float = 0.0) -> None:
+        """Switches every connection, open or future, to ``mode`` now."""
+        if mode not in MODES:
+            raise ValueError(f"mode {mode!r} is not one of {MODES}")
+        with self._lock:
+            self._mode, self._delay_s = mode, delay_s
+            links = list(self._links) if mode == "reset" else []
+        for link in links:
+            link.reset()
+
+    def heal(self) -> None:
+        self.set("pass")
+
+    def drop_connections(self) -> None:
+        """Resets every open connection once, without changing the mode."""
+        with self._lock:
+            links = list(self._links)
+        for link in links:
+            link.reset()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            links = list(self._links)
+        with contextlib.suppress(OSError):
+            # close() alone does not wake a thread blocked in accept(); shutdown() does.
+            self._listener.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        for link in links:
+            link.reset()
+        self._acceptor.join(timeout=5)
+
+    def __enter__(self) -> FaultProxy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------
+
+    def _count_request(self) -> None:
+        with self._lock:
+            self.stats.requests += 1
+
+    def _forget(self, link: _Link) -> None:
+        with self._lock:
+            self._links.discard(link)
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # the listener was closed
+            with self._lock:
+                if self._closed:
+                    _reset(client)
+                    return
+                self.stats.connections += 1
+                mode = self._mode
+            if mode == "reset":
+                _reset(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                _reset(client)  # the server is down: the client sees a dropped connection
+                continue
+            for sock in (client, upstream):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            link = _Link(self, client, upstream)
+            with self._lock:
+                self._links.add(link)
+            link.start()
