@@ -1,10 +1,10 @@
 """The idempotency contract as a model: what ``execute`` may answer, step by step.
 
-The model keeps, per key, what the contract says is there: nothing, a claim (which
-call holds it, with which fingerprint, until when), or a completed record. Where the
-contract allows two behaviours — a stale executor that finishes when nobody took
-its key over may store its result or drop it — the key is ``Maybe``: the next
-observation of that key settles which one the candidate chose.
+The model keeps, per key, what the contract says may be there: nothing, a claim
+(which call holds it, with which fingerprint, until when), or a completed record.
+Where the contract allows more than one behaviour — a stale executor that finishes
+when its key is free may store its result or drop it — the key holds every state
+the candidate may be in; each observation keeps the ones that explain it.
 """
 
 from __future__ import annotations
@@ -16,25 +16,30 @@ from typing import Any
 BOUNDARY = 1e-6  # the grader never looks within this many seconds of a boundary
 
 
-@dataclass
+@dataclass(frozen=True)
 class Claim:
     call: str
     fingerprint: str
     deadline: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class Record:
     fingerprint: str
     value: Any
     expires: float
 
 
-@dataclass
-class Maybe:
-    """Either ``record`` or nothing at all (a stale result stored, or dropped)."""
+State = Claim | Record | None
 
-    record: Record
+
+def live(state: State, now: float) -> State:
+    """The state as a caller at ``now`` sees it: an expired claim or record is nothing."""
+    if isinstance(state, Claim) and now >= state.deadline:
+        return None
+    if isinstance(state, Record) and now >= state.expires:
+        return None
+    return state
 
 
 @dataclass(frozen=True)
@@ -97,111 +102,122 @@ class Model:
         self.ttl = ttl
         self.lease = lease
         self.retry_tolerance = retry_tolerance
-        self.keys: dict[str, Claim | Record | Maybe] = {}
+        self.keys: dict[str, list[State]] = {}  # every state the key may be in
         self.running: dict[str, tuple[str, str]] = {}  # call → (key, fingerprint)
 
-    # -- what is there -----------------------------------------------------
+    def _states(self, key: str) -> list[State]:
+        return self.keys.get(key, [None])
 
-    def _live(self, key: str, now: float) -> Claim | Record | Maybe | None:
-        state = self.keys.get(key)
-        if isinstance(state, Claim) and now >= state.deadline:
-            return None
-        if isinstance(state, Record) and now >= state.expires:
-            return None
-        if isinstance(state, Maybe) and now >= state.record.expires:
-            return None
-        return state
+    def _set(self, key: str, states: list[State]) -> None:
+        unique: list[State] = []
+        for state in states:
+            if state not in unique:
+                unique.append(state)
+        self.keys[key] = unique
 
-    def boundaries(self) -> list[float]:
-        out = []
-        for state in self.keys.values():
-            if isinstance(state, Claim):
-                out.append(state.deadline)
-            elif isinstance(state, Record):
-                out.append(state.expires)
-            else:
-                out.append(state.record.expires)
-        return out
+    # -- boundaries ------------------------------------------------------------
 
     def clear_of_boundaries(self, now: float) -> bool:
-        return all(abs(now - b) > BOUNDARY for b in self.boundaries())
+        for states in self.keys.values():
+            for state in states:
+                edge = (
+                    state.deadline
+                    if isinstance(state, Claim)
+                    else state.expires
+                    if isinstance(state, Record)
+                    else None
+                )
+                if edge is not None and abs(now - edge) <= BOUNDARY:
+                    return False
+        return True
 
-    # -- judging -------------------------------------------------------------
+    # -- judging -----------------------------------------------------------------
 
-    def _allowed(self, key: str, fingerprint: str, now: float) -> list[Outcome]:
-        state = self._live(key, now)
-        if state is None:
-            return [Outcome("run")]
-        if isinstance(state, Claim):
-            if state.fingerprint != fingerprint:
-                return [Outcome("reused")]
-            return [Outcome("in_progress", retry_after=state.deadline - now)]
-        record = state.record if isinstance(state, Maybe) else state
-        answer = (
-            Outcome("replay", value=record.value)
-            if record.fingerprint == fingerprint
-            else Outcome("reused")
-        )
-        return [Outcome("run"), answer] if isinstance(state, Maybe) else [answer]
+    def _answer(self, state: State, fingerprint: str, now: float) -> Outcome:
+        """The one answer the contract gives for a key in ``state``."""
+        seen = live(state, now)
+        if seen is None:
+            return Outcome("run")
+        if seen.fingerprint != fingerprint:
+            return Outcome("reused")
+        if isinstance(seen, Claim):
+            return Outcome("in_progress", retry_after=seen.deadline - now)
+        return Outcome("replay", value=seen.value)
 
     def _matches(self, want: Outcome, got: Outcome) -> bool:
         if want.kind != got.kind:
             return False
         if want.kind == "replay":
-            return bool(same_json(want.value, got.value))
+            return same_json(want.value, got.value)
         if want.kind == "in_progress":
             return abs(got.retry_after - want.retry_after) <= self.retry_tolerance
         return True
 
-    def expected_words(self, key: str, fingerprint: str, now: float) -> str:
-        return " or ".join(o.words() for o in self._allowed(key, fingerprint, now))
-
     def start(self, call: str, key: str, fingerprint: str, now: float, got: Outcome) -> str | None:
         """Judges a new call; returns why it is wrong, or None and updates the model."""
-        allowed = self._allowed(key, fingerprint, now)
-        if not any(self._matches(want, got) for want in allowed):
-            return _why(self._live(key, now), allowed, got, now)
-        state = self.keys.get(key)
+        states = self._states(key)
+        fits = [s for s in states if self._matches(self._answer(s, fingerprint, now), got)]
+        if not fits:
+            return _why(states, fingerprint, got, now, self)
         if got.kind == "run":
-            self.keys[key] = Claim(call, fingerprint, now + self.lease)
+            self._set(key, [Claim(call, fingerprint, now + self.lease)])
             self.running[call] = (key, fingerprint)
-        elif isinstance(state, Maybe):
-            self.keys[key] = state.record  # the candidate kept the stale result
+        else:
+            self._set(key, fits)
         return None
 
     def finish(self, call: str, value: Any, now: float) -> None:
+        """The call's operation returned ``value`` and its caller got it back."""
         key, fingerprint = self.running.pop(call)
-        state = self.keys.get(key)
-        if isinstance(state, Claim) and state.call == call:
-            record = Record(fingerprint, value, now + self.ttl)
-            self.keys[key] = record if now < state.deadline else Maybe(record)
+        record = Record(fingerprint, value, now + self.ttl)
+        after: list[State] = []
+        for state in self._states(key):
+            if isinstance(state, Claim) and state.call == call:
+                # Its own claim: stored; if its lease ran out, dropping is accepted too.
+                after += [record] if now < state.deadline else [record, None]
+            elif live(state, now) is None:
+                after += [state, record]  # a free key: storing or dropping both accepted
+            else:
+                after.append(state)  # a newer live claim or record: fenced off
+        self._set(key, after)
 
     def release(self, call: str) -> None:
-        """The operation failed or its caller was cancelled: forget the claim if still its own."""
+        """The operation failed or its caller was cancelled: its own claim is forgotten."""
         key, _ = self.running.pop(call)
-        state = self.keys.get(key)
-        if isinstance(state, Claim) and state.call == call:
-            del self.keys[key]
+        self._set(
+            key,
+            [None if isinstance(s, Claim) and s.call == call else s for s in self._states(key)],
+        )
+
+    def keep_claim(self, call: str) -> None:
+        """The result could not be recorded (Redis failed): the claim lapses with its lease."""
+        self.running.pop(call)
+
+    def expected_words(self, key: str, fingerprint: str, now: float) -> str:
+        wants = [self._answer(s, fingerprint, now) for s in self._states(key)]
+        return " or ".join(dict.fromkeys(w.words() for w in wants))
 
 
-def _why(
-    state: Claim | Record | Maybe | None, allowed: list[Outcome], got: Outcome, now: float
-) -> str:
-    expected = " or ".join(o.words() for o in allowed)
-    if isinstance(state, Claim):
-        context = (
-            f"the key is claimed by another call with fingerprint {state.fingerprint!r}, "
-            f"lease for {state.deadline - now:.6g} s more"
-        )
-    elif isinstance(state, Record):
-        context = (
-            f"the key completed with fingerprint {state.fingerprint!r}, "
-            f"record kept {state.expires - now:.6g} s more"
-        )
-    elif isinstance(state, Maybe):
-        context = "a stale executor finished after its lease with nobody taking over"
-    else:
-        context = "the key is new (never used, expired, or released)"
+def _why(states: list[State], fingerprint: str, got: Outcome, now: float, model: Model) -> str:
+    contexts = []
+    for state in states:
+        seen = live(state, now)
+        if isinstance(seen, Claim):
+            contexts.append(
+                f"the key is claimed by {seen.call} with fingerprint {seen.fingerprint!r}, "
+                f"its lease good for {seen.deadline - now:.6g} s more"
+            )
+        elif isinstance(seen, Record):
+            contexts.append(
+                f"the key completed with fingerprint {seen.fingerprint!r}, "
+                f"its record kept {seen.expires - now:.6g} s more"
+            )
+        else:
+            contexts.append("the key is new (never used, expired, or released)")
+    context = " — or — ".join(dict.fromkeys(contexts))
+    expected = " or ".join(
+        dict.fromkeys(model._answer(s, fingerprint, now).words() for s in states)
+    )
     return f"{context}; expected: {expected}; got: {got.words()}"
 
 

@@ -144,7 +144,7 @@ class Session:
         if recorded:
             self.model.finish(call, value, self.now)
         else:
-            self.model.running.pop(call)
+            self.model.keep_claim(call)
         self.returned.append(call)
 
     def fail(self, call: str) -> None:
