@@ -24,6 +24,16 @@ def value_for(call: str, n: int = 1) -> dict[str, Any]:
     return {"call": call, "amount": n * 100, "items": [{"sku": f"sku-{n}", "qty": n}], "note": None}
 
 
+# Results that look like "nothing" are results too: a layer must not mistake them
+# for "no result yet".
+FALSY_RESULTS: tuple[Any, ...] = (None, 0, False, "", [], {})
+
+
+def result_for(call: str, n: int) -> Any:
+    """Mostly nested values; every fifth step a falsy one."""
+    return FALSY_RESULTS[(n // 5) % len(FALSY_RESULTS)] if n % 5 == 4 else value_for(call, n)
+
+
 class Session:
     """One layer under test. Part 1: manual clock (``real=False``); part 2: real time."""
 
@@ -88,7 +98,9 @@ class Session:
 
     def start(self, *calls: tuple[str, str]) -> list[str]:
         """Starts the calls together; returns the ids of those whose operation now runs."""
-        ids = [f"{self.name or 'c'}{next(self._ids)}" for _ in calls]
+        ids = [
+            f"{self.name}.{next(self._ids)}" if self.name else f"c{next(self._ids)}" for _ in calls
+        ]
         for cid, (key, fingerprint) in zip(ids, calls, strict=True):
             self.keys_of[cid] = (key, fingerprint)
         events = self.candidate.call(

@@ -51,7 +51,7 @@ class Call:
     waiting: list[asyncio.Future[Any]] = field(default_factory=list)
     injected: BaseException | None = None
     returned: Any = None
-    hold_s: float = 0.0  # races: the operation sleeps this long, then answers by itself
+    hold_s: float | None = None  # races: the operation sleeps this long, then answers itself
     value: Any = None
 
 
@@ -139,7 +139,7 @@ class Driver:
     def _operation(self, call: Call) -> Callable[[], Any]:
         async def operation() -> Any:
             call.ran += 1
-            if call.hold_s:
+            if call.hold_s is not None:
                 await asyncio.sleep(call.hold_s)
                 return call.value
             future = self.loop.create_future()
