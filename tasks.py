@@ -2,7 +2,8 @@
 """The two commands a new user runs (see README.md). Standard library only.
 
     python3 tasks.py demo   start a workspace, grade the reference and a buggy submission
-    python3 tasks.py test   lint, type-check and run the kit's whole test suite
+    python3 tasks.py test   lint, type-check and run the kit's test suite
+    python3 tasks.py soak   the slow tests: other seed profiles, repeats, fresh venvs (CI runs them)
 
 Both create ``.venv`` next to this file (if missing) and install the kit into it
 non-editably, as a user would get it, so the tests prove the wheel works.
@@ -63,16 +64,23 @@ def test(extra: list[str]) -> int:
     if not extra:  # a narrowed run (`tasks.py test -k x`) skips the static checks
         failed |= run(BIN / "ruff", "check", ".", check=False)
         failed |= run(BIN / "mypy", check=False)
-    failed |= run(BIN / "python", "-m", "pytest", *extra, check=False)
+    failed |= run(BIN / "python", "-m", "pytest", "-m", "not slow", *extra, check=False)
     return 1 if failed else 0
 
 
+def soak(extra: list[str]) -> int:
+    """The tests marked slow: long, so kept out of `test` (which stays under 15 min)."""
+    ensure_venv()
+    return 1 if run(BIN / "python", "-m", "pytest", "-m", "slow", *extra, check=False) else 0
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test"):
+    commands = {"demo": lambda extra: demo(), "test": test, "soak": soak}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
     os.chdir(ROOT)
-    return demo() if sys.argv[1] == "demo" else test(sys.argv[2:])
+    return commands[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":
