@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from idem_model import Model, outcome_of, same_json
 
 from dskata.grading import Candidate, Story
+from dskata.grading.api import raised_is
+from dskata.sandbox.child import Reply
 
 FAIL_DEADLINE_S = 1.5  # part 2: every answer within this long (the statement says so)
 
@@ -210,3 +213,60 @@ def _ending(event: dict[str, Any]) -> str:
     if state in ("running", "pending"):
         return "did not answer (it was still waiting)"
     return f"ended as {state}"
+
+
+# -- validation (rule 9), the same for both parts -------------------------------
+
+BAD_KEYS: list[tuple[Any, str]] = [
+    ("", "an empty key"),
+    ("k" * 256, "a key of 256 characters"),
+    (None, "None"),
+    (42, "an int"),
+    (["k"], "a list"),
+]
+BAD_LIMITS: list[tuple[str, Any]] = [
+    ("ttl", 0),
+    ("ttl", -1.0),
+    ("ttl", float("nan")),
+    ("ttl", float("inf")),
+    ("lease", 0.0),
+    ("lease", -5),
+    ("lease", float("nan")),
+    ("lease", float("inf")),
+]
+
+
+def check_bad_limits(story: Story, cls: str, construct: Callable[..., Reply]) -> None:
+    """Bad ttl or lease raise ValueError from the constructor; small good ones do not."""
+    for name, value in BAD_LIMITS:
+        reply = construct(**{name: value})
+        story.say(f"{cls}({name}={value!r}) → {_raised(reply.raised)}")
+        assert raised_is(reply.raised, "ValueError"), (
+            f"{cls}({name}={value!r}) must raise ValueError; it {_raised(reply.raised)}"
+        )
+    for name, value in (("ttl", 0.001), ("lease", 1)):
+        reply = construct(**{name: value})
+        assert reply.raised is None, (
+            f"{cls}({name}={value!r}) must be accepted; it {_raised(reply.raised)}"
+        )
+
+
+def check_bad_keys(
+    candidate: Candidate, story: Story, handle: int, timeout: float | None = None
+) -> None:
+    """Bad keys raise ValueError from execute, and the operation never runs."""
+    for key, words in BAD_KEYS:
+        events = candidate.call("start", handle=handle, calls=[["bad", key, "A"]], timeout=timeout)
+        event = events["bad"]
+        got = _raised(event.get("raised")) if event["state"] == "raised" else event["state"]
+        story.say(f"execute({words}) → {got}")
+        assert event["state"] == "raised" and raised_is(event["raised"], "ValueError"), (
+            f"execute() with {words} as key must raise ValueError; it {got}"
+        )
+        assert event["ran"] == 0, f"execute() with {words} as key ran the operation"
+
+
+def _raised(raised: dict[str, Any] | None) -> str:
+    if raised is None:
+        return "raised nothing"
+    return f"raised {raised['type']}: {raised['message']}"[:200]

@@ -6,10 +6,9 @@ from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from idem_support import Session, result_for, value_for
+from idem_support import Session, check_bad_keys, check_bad_limits, result_for, value_for
 
 from dskata.grading import Candidate, Story, check
-from dskata.grading.api import raised_is
 
 # (ttl, lease): lease shorter than ttl, equal, longer (a slow operation outlives its
 # record), and a tiny lease next to a long ttl.
@@ -302,24 +301,6 @@ def test_ttl(candidate: Candidate, story: Story) -> None:
 
 # -- validation ---------------------------------------------------------------
 
-BAD_KEYS: list[tuple[Any, str]] = [
-    ("", "an empty key"),
-    ("k" * 256, "a key of 256 characters"),
-    (None, "None"),
-    (42, "an int"),
-    (["k"], "a list"),
-]
-BAD_LIMITS: list[tuple[str, Any]] = [
-    ("ttl", 0),
-    ("ttl", -1.0),
-    ("ttl", float("nan")),
-    ("ttl", float("inf")),
-    ("lease", 0.0),
-    ("lease", -5),
-    ("lease", float("nan")),
-    ("lease", float("inf")),
-]
-
 
 @check(
     "IDEM-VALIDATION",
@@ -329,35 +310,12 @@ BAD_LIMITS: list[tuple[str, Any]] = [
     title="Bad keys, ttl and lease raise ValueError; good edge values are accepted",
 )
 def test_validation(candidate: Candidate, story: Story) -> None:
-    for name, value in BAD_LIMITS:
-        reply = candidate.attempt("construct", **{name: value})
-        story.say(f"IdempotencyLayer({name}={value!r}) → {_raised(reply.raised)}")
-        assert raised_is(reply.raised, "ValueError"), (
-            f"IdempotencyLayer({name}={value!r}) must raise ValueError; it {_raised(reply.raised)}"
-        )
-    for name, value in (("ttl", 0.001), ("lease", 1)):
-        reply = candidate.attempt("construct", **{name: value})
-        assert reply.raised is None, f"IdempotencyLayer({name}={value!r}) must be accepted"
-    handle = candidate.call("new", ttl=60.0, lease=10.0)
-    for key, words in BAD_KEYS:
-        events = candidate.call("start", handle=handle, calls=[["bad", key, "A"]])
-        event = events["bad"]
-        got = _raised(event.get("raised")) if event["state"] == "raised" else event["state"]
-        story.say(f"execute({words}) → {got}")
-        assert event["state"] == "raised" and raised_is(event["raised"], "ValueError"), (
-            f"execute() with {words} as key must raise ValueError; it {got}"
-        )
-        assert event["ran"] == 0, f"execute() with {words} as key ran the operation"
+    check_bad_limits(story, "IdempotencyLayer", lambda **kw: candidate.attempt("construct", **kw))
+    check_bad_keys(candidate, story, candidate.call("new", ttl=60.0, lease=10.0))
     s = Session(candidate, story, ttl=60.0, lease=10.0)
     for key in ("k" * 255, "é" * 255, "🙂" * 255, "x", "ключ:é 🙂"):
         [c] = s.start((key, "A"))
         s.finish(c, value_for(c))
-
-
-def _raised(raised: dict[str, Any] | None) -> str:
-    if raised is None:
-        return "raised nothing"
-    return f"raised {raised['type']}: {raised['message']}"[:200]
 
 
 # -- memory and speed ---------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 from idem_model import Model, outcome_of
-from idem_support import FAIL_DEADLINE_S, Session, value_for
+from idem_support import FAIL_DEADLINE_S, Session, check_bad_keys, check_bad_limits, value_for
 
 from dskata.chaos.proxy import FaultProxy
 from dskata.grading import Candidate, Story, check
@@ -94,6 +94,28 @@ def test_redis_rules(candidate: Candidate, story: Story, redis_server: Server) -
     s.start(("k" * 255, "A"))
     s.start(("é" * 255, "A"))
     assert_keys_under(direct_client(redis_server), prefix)
+
+
+@check(
+    "IDEM-REDIS-VALIDATION",
+    part=2,
+    dimension="correctness",
+    points=3,
+    timeout=60,
+    title="Bad keys, ttl and lease raise ValueError here too; nothing reaches Redis",
+)
+def test_redis_validation(candidate: Candidate, story: Story, redis_server: Server) -> None:
+    url = redis_server.url
+    check_bad_limits(
+        story,
+        "RedisIdempotencyLayer",
+        lambda **kw: candidate.attempt("redis_construct", url=url, **kw),
+    )
+    prefix = "grader:validation:"
+    handle = candidate.call("redis_new", url=url, ttl=3600.0, lease=30.0, prefix=prefix)
+    check_bad_keys(candidate, story, handle, timeout=FAIL_DEADLINE_S)
+    written = direct_client(redis_server).keys("*")
+    assert not written, f"rejected keys still wrote to Redis: {written[:5]}"
 
 
 @check(

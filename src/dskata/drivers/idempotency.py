@@ -122,6 +122,13 @@ class Driver:
         self.clocks[handle] = clock
         return handle
 
+    def op_redis_construct(self, url: str, ttl: Any = None, lease: Any = None) -> None:
+        async def build() -> None:
+            kwargs = {k: v for k, v in (("ttl", ttl), ("lease", lease)) if v is not None}
+            self.module.RedisIdempotencyLayer(make_async_client(url), **kwargs)
+
+        self.loop.run_until_complete(build())
+
     def op_redis_new(self, url: str, ttl: float, lease: float, prefix: str) -> int:
         async def build() -> Any:  # redis.asyncio clients belong to the loop they are made on
             client = make_async_client(url)
@@ -165,7 +172,7 @@ class Driver:
             event["raised"] = describe_exception(exc)
             event["same"] = call.injected is not None and exc is call.injected
             retry_after = getattr(exc, "retry_after", None)
-            if type(retry_after) in (int, float):
+            if isinstance(retry_after, (int, float)) and not isinstance(retry_after, bool):
                 event["retry_after"] = float(retry_after)
         else:
             call.returned = task.result()
