@@ -326,35 +326,39 @@ def test_redis_expiry(candidate: Candidate, story: Story, redis_server: Server) 
 def test_redis_speed(
     candidate: Candidate, reference: Candidate, story: Story, redis_server: Server
 ) -> None:
-    rates = {}
-    for name, who in (
-        ("reference", reference),
-        ("candidate", candidate),
-        ("reference again", reference),
-    ):
-        # Fail closed: a limiter that is fast only because it never reaches Redis is
-        # caught by its denials (every key here is refilled long before it comes round).
-        # Each run under its own prefix: the reference's keys mean nothing to another design.
-        prefix = f"speed-{name.replace(' ', '-')}:"
-        handle = who.call("redis_new", url=redis_server.url, rate=1000.0, burst=100, prefix=prefix)
+    # Interleaved and best of three each: a load spike on this 2-core machine then
+    # costs one sample, not the verdict.
+    rates: dict[str, float] = {"reference": 0.0, "candidate": 0.0}
+    handles = {}
+    for name, who in (("reference", reference), ("candidate", candidate)):
+        # Each under its own prefix: the reference's keys mean nothing to another design.
+        handle = who.call(
+            "redis_new", url=redis_server.url, rate=1000.0, burst=100, prefix=f"speed-{name}:"
+        )
         who.call(
             "redis_throughput", handle=handle, keys=50, max_calls=300, max_seconds=2.0, timeout_s=20
         )  # warm up
-        got = who.call(
-            "redis_throughput",
-            handle=handle,
-            keys=200,
-            max_calls=100_000,
-            max_seconds=1.5,
-            timeout_s=30,
-        )
-        rates[name] = got["calls"] / max(got["seconds"], 1e-9)
-        assert got["allowed"] >= 0.9 * got["calls"], (
-            f"{name}: only {got['allowed']} of {got['calls']} calls allowed on keys that always "
-            "had tokens; decisions are not coming from Redis"
-        )
-        story.say(f"{name}: {rates[name]:.0f} decisions/s")
-    best_reference = max(rates["reference"], rates["reference again"])
+        handles[name] = (who, handle)
+    for _ in range(3):
+        for name, (who, handle) in handles.items():
+            got = who.call(
+                "redis_throughput",
+                handle=handle,
+                keys=200,
+                max_calls=100_000,
+                max_seconds=0.75,
+                timeout_s=30,
+            )
+            # Fail closed: a limiter that is fast only because it never reaches Redis is
+            # caught by its denials (every key here is refilled long before it comes round).
+            assert got["allowed"] >= 0.9 * got["calls"], (
+                f"{name}: only {got['allowed']} of {got['calls']} calls allowed on keys that "
+                "always had tokens; decisions are not coming from Redis"
+            )
+            rates[name] = max(rates[name], got["calls"] / max(got["seconds"], 1e-9))
+    for name, rate in rates.items():
+        story.say(f"{name}: {rate:.0f} decisions/s (best of three)")
+    best_reference = rates["reference"]
     ratio = rates["candidate"] / best_reference
     assert ratio >= 0.3, (
         f"{rates['candidate']:.0f} decisions/s is {ratio:.0%} of the reference's {best_reference:.0f}/s (need 30%)"
