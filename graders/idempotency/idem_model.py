@@ -193,9 +193,6 @@ class Model:
         """The result could not be recorded (Redis failed): the claim lapses with its lease."""
         self.running.pop(call)
 
-    def expected_words(self, key: str, fingerprint: str, now: float) -> str:
-        wants = [self._answer(s, fingerprint, now) for s in self._states(key)]
-        return " or ".join(dict.fromkeys(w.words() for w in wants))
 
 
 def _why(states: list[State], fingerprint: str, got: Outcome, now: float, model: Model) -> str:
