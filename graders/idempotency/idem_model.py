@@ -194,7 +194,6 @@ class Model:
         self.running.pop(call)
 
 
-
 def _why(states: list[State], fingerprint: str, got: Outcome, now: float, model: Model) -> str:
     contexts = []
     for state in states:
