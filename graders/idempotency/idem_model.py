@@ -55,7 +55,7 @@ class Outcome:
         if self.kind == "run":
             return "ran the operation"
         if self.kind == "replay":
-            return f"replayed {_short(self.value)} without running the operation"
+            return f"replayed {short(self.value)} without running the operation"
         if self.kind == "reused":
             return "raised KeyReused"
         if self.kind == "in_progress":
@@ -63,7 +63,7 @@ class Outcome:
         return self.text
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "…"
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from idem_model import Model, outcome_of, same_json
+from idem_model import Model, outcome_of, same_json, short
 
 from dskata.grading import Candidate, Story
 from dskata.grading.api import raised_is
@@ -143,16 +143,16 @@ class Session:
         event = self.candidate.call(
             "finish", call_id=call, value=value, timeout=self.timeout, timeout_s=10
         )
-        self.story.say(f"{self._t()}: operation of {call} returns {_short(value)}")
+        self.story.say(f"{self._t()}: operation of {call} returns {short(value)}")
         if event.get("state") != "returned" or not same_json(event.get("value"), value):
             got = (
                 outcome_of(event).words()
                 if event.get("state") != "returned"
-                else (f"returned {_short(event.get('value', event.get('bad_value')))}")
+                else (f"returned {short(event.get('value', event.get('bad_value')))}")
             )
             self.story.say(f"↳ wrong: {call}'s caller must get that value; it {got}")
             raise AssertionError(
-                f"{self._t()}: the operation of {self._what(call)} returned {_short(value)} "
+                f"{self._t()}: the operation of {self._what(call)} returned {short(value)} "
                 f"but execute {got}"
             )
         self.story.say(f"{self._t()}: {call}'s caller gets it back")
@@ -197,19 +197,14 @@ class Session:
         self.story.say(f"{self._t()}: {call}'s caller changes the value it got, in place")
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "…"
-
-
 def _ending(event: dict[str, Any]) -> str:
     state = event.get("state")
     if state == "raised":
         raised = event["raised"]
-        what = f"raised {raised['type']}: {raised['message']}"[:200]
+        what = raised_words(raised)
         return what + (" (a different object)" if raised["type"] == "OperationFailed" else "")
     if state == "returned":
-        return f"returned {_short(event.get('value', event.get('bad_value')))}"
+        return f"returned {short(event.get('value', event.get('bad_value')))}"
     if state in ("running", "pending"):
         return "did not answer (it was still waiting)"
     return f"ended as {state}"
@@ -240,14 +235,14 @@ def check_bad_limits(story: Story, cls: str, construct: Callable[..., Reply]) ->
     """Bad ttl or lease raise ValueError from the constructor; small good ones do not."""
     for name, value in BAD_LIMITS:
         reply = construct(**{name: value})
-        story.say(f"{cls}({name}={value!r}) → {_raised(reply.raised)}")
+        story.say(f"{cls}({name}={value!r}) → {raised_words(reply.raised)}")
         assert raised_is(reply.raised, "ValueError"), (
-            f"{cls}({name}={value!r}) must raise ValueError; it {_raised(reply.raised)}"
+            f"{cls}({name}={value!r}) must raise ValueError; it {raised_words(reply.raised)}"
         )
     for name, value in (("ttl", 0.001), ("lease", 1)):
         reply = construct(**{name: value})
         assert reply.raised is None, (
-            f"{cls}({name}={value!r}) must be accepted; it {_raised(reply.raised)}"
+            f"{cls}({name}={value!r}) must be accepted; it {raised_words(reply.raised)}"
         )
 
 
@@ -258,7 +253,7 @@ def check_bad_keys(
     for key, words in BAD_KEYS:
         events = candidate.call("start", handle=handle, calls=[["bad", key, "A"]], timeout=timeout)
         event = events["bad"]
-        got = _raised(event.get("raised")) if event["state"] == "raised" else event["state"]
+        got = raised_words(event.get("raised")) if event["state"] == "raised" else event["state"]
         story.say(f"execute({words}) → {got}")
         assert event["state"] == "raised" and raised_is(event["raised"], "ValueError"), (
             f"execute() with {words} as key must raise ValueError; it {got}"
@@ -266,7 +261,7 @@ def check_bad_keys(
         assert event["ran"] == 0, f"execute() with {words} as key ran the operation"
 
 
-def _raised(raised: dict[str, Any] | None) -> str:
+def raised_words(raised: dict[str, Any] | None) -> str:
     if raised is None:
         return "raised nothing"
     return f"raised {raised['type']}: {raised['message']}"[:200]

@@ -16,20 +16,23 @@ from typing import Any
 
 import redis
 from idem_model import Model, outcome_of
-from idem_support import FAIL_DEADLINE_S, Session, check_bad_keys, check_bad_limits, value_for
+from idem_support import (
+    FAIL_DEADLINE_S,
+    Session,
+    check_bad_keys,
+    check_bad_limits,
+    raised_words,
+    value_for,
+)
 
 from dskata.chaos.proxy import FaultProxy
 from dskata.grading import Candidate, Story, check
 from dskata.grading.api import raised_is
+from dskata.grading.services import direct_client
 from dskata.redis_server import Server
 
 Spawn = Callable[..., Candidate]
 RETRY_TOLERANCE_S = 0.25
-
-
-def direct_client(server: Server) -> redis.Redis:
-    """The grader's own client: straight to Redis, never through the fault proxy."""
-    return redis.Redis.from_url(server.url, socket_timeout=5)
 
 
 def open_session(
@@ -464,7 +467,7 @@ def _warm_up(candidate: Candidate, handle: int, key: str) -> None:
 def _describe(event: dict[str, Any]) -> str:
     state = event.get("state")
     if state == "raised":
-        return f"raised {event['raised']['type']}: {event['raised']['message']}"[:200]
+        return raised_words(event["raised"])
     if state == "running":
         return "ran the operation"
     if state == "pending":

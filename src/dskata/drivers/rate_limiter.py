@@ -15,23 +15,11 @@ import time
 from types import ModuleType
 from typing import Any
 
+from dskata.drivers._common import ManualClock, rss
 from dskata.drivers.rate_limiter_redis import RedisOps, skew_clock
 from dskata.sandbox.shim import describe_exception
 
 Encoded = list[Any]
-
-
-class ManualClock:
-    """A clock the grader sets; with ``yield_gil`` every read lets other threads run."""
-
-    def __init__(self, start: float, *, yield_gil: bool = False) -> None:
-        self.now = float(start)
-        self.yield_gil = yield_gil
-
-    def __call__(self) -> float:
-        if self.yield_gil:
-            time.sleep(0)
-        return self.now
 
 
 class YieldingKey(str):
@@ -252,7 +240,7 @@ class Driver(RedisOps):
         """
         clock = ManualClock(0.0)
         limiter = self._make(rate, burst, clock)
-        base = _rss()
+        base = rss()
         checkpoints: list[int] = []
         for i in range(keys):
             clock.now = i * step
@@ -260,7 +248,7 @@ class Driver(RedisOps):
                 limiter.try_acquire("hot", hot_cost)
             limiter.try_acquire(f"user-{i}")
             if (i + 1) % (keys // 4) == 0:
-                checkpoints.append(_rss() - base)
+                checkpoints.append(rss() - base)
         return {"growth": checkpoints}
 
     def op_throughput(
@@ -292,8 +280,3 @@ class Driver(RedisOps):
             if time.perf_counter() > deadline:
                 break
         return {"calls": done, "seconds": time.perf_counter() - started}
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096

@@ -1,9 +1,7 @@
 """Driver ops for ``rate_limiter`` part 3: ``RedisTokenBucketLimiter`` in the child.
 
-The child builds the Redis client the contract hands the candidate: synchronous,
-socket timeouts set, and redis-py's own retries off — with its defaults a 0.25 s
-timeout stretched to ~7 s against a blackholed Redis (measured), which would let
-the library, not the candidate, decide how long a call takes.
+The child builds the Redis client the contract hands the candidate (synchronous;
+see ``_common.make_client`` for its timeouts and why redis-py's retries are off).
 
 ``skew_clock`` (a driver option, applied before the candidate's module is imported)
 moves this process's wall clock by whole seconds: a limiter that takes time from
@@ -18,10 +16,8 @@ import time
 from types import ModuleType
 from typing import Any
 
+from dskata.drivers._common import SOCKET_TIMEOUT_S, make_client
 from dskata.sandbox.shim import describe_exception
-
-SOCKET_TIMEOUT_S = 0.25
-
 
 _offset = [0.0]  # seconds added to every clock of this process
 
@@ -51,19 +47,6 @@ def jump_clock(delta_s: float) -> None:
     if time.time.__name__ != "<lambda>":
         raise RuntimeError("jump_clock needs the process started with clock_skew_s")
     _offset[0] += delta_s
-
-
-def make_client(url: str, socket_timeout_s: float = SOCKET_TIMEOUT_S) -> Any:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout_s,
-        socket_connect_timeout=socket_timeout_s,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 class RedisOps:

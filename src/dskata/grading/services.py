@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from dskata import redis_server
 from dskata.redis_server import NoRedis, RedisInfo
 
@@ -56,3 +58,8 @@ class RedisService:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+
+def direct_client(server: redis_server.Server) -> redis.Redis:
+    """The grader's own client: straight to Redis, never through the fault proxy."""
+    return redis.Redis.from_url(server.url, socket_timeout=5)
