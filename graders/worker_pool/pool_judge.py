@@ -1,0 +1,646 @@
+"""Judges a worker-pool trace against the contract, rule by rule, and tells it in words.
+
+The driver plays a scenario in virtual time and returns its events in the order
+they happened, each with its virtual time. Virtual time moves only when every task
+waits, so the end of an instant is a quiet moment: the state there is what the
+statement's rules speak of ("at a quiet moment submit returns at once exactly
+when …"). The judge replays the events, keeps the pool's observable state (running,
+queued, waiting submitters, closing) and records every broken rule as a
+``Violation`` tagged with the check that owns it. It knows nothing of how a pool is
+built; it only knows what the statement promises.
+
+Generated scenarios never put a director action in the same instant as a job's end
+(actions sit at distinct fractions of a second, jobs last whole seconds), so what
+happens in one instant never depends on which of two unrelated wake-ups ran first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Tags: which check owns a broken rule.
+BOUND, REUSE, QUEUE, FIFO, ERRORS, COMPLETE, EXIT = (
+    "bound",
+    "reuse",
+    "queue",
+    "fifo",
+    "errors",
+    "complete",
+    "exit",
+)
+CANCEL, CLOSE, EXIT_ERROR, OUTER, LEAKS, CRASH = (
+    "cancel",
+    "close",
+    "exit_error",
+    "outer_cancel",
+    "leaks",
+    "crash",
+)
+PART1_TAGS = frozenset({BOUND, REUSE, QUEUE, FIFO, ERRORS, COMPLETE, EXIT, CRASH})
+ALL_TAGS = PART1_TAGS | {CANCEL, CLOSE, EXIT_ERROR, OUTER, LEAKS}
+
+FAILING = {"error": "raises JobError", "error_now": "raises JobError before its first await"}
+
+
+def describe_job(i: int, job: dict[str, Any]) -> str:
+    end = job["end"]
+    if end == "not_async":
+        return f"job {i} (a plain function, not async: awaiting it is a TypeError)"
+    if end == "group":
+        return f"job {i} ({job['d']:g} s, then raises an ExceptionGroup)"
+    if end == "error_now":
+        return f"job {i} (raises JobError before its first await)"
+    verb = "raises JobError" if end == "error" else "returns its value"
+    return f"job {i} ({job['d']:g} s, then {verb})"
+
+
+@dataclass
+class Violation:
+    tag: str
+    time: float
+    text: str
+
+
+@dataclass
+class JobState:
+    call_t: float | None = None
+    call_seq: int = -1
+    method: str = ""
+    accepted_t: float | None = None
+    refused: str | None = None
+    refused_t: float | None = None
+    start_t: float | None = None
+    starts: int = 0
+    end_t: float | None = None
+    end_how: str | None = None
+    cancelled_queued_t: float | None = None  # Job.cancel() while it waited
+    killed_t: float | None = None  # the pool cancelled everything while it waited
+    cancel_asked_t: float | None = None  # Job.cancel() while it ran
+
+
+@dataclass
+class Judge:
+    scenario: dict[str, Any]
+    events: list[list[Any]]
+    violations: list[Violation] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.workers = int(self.scenario["workers"])
+        self.queue_size = int(self.scenario["queue_size"])
+        self.jobs: dict[int, JobState] = {}
+        self.closing_t: float | None = None  # no more jobs accepted from here on
+        self.cancelling_t: float | None = None  # and none starts; running ones are cancelled
+        self.cancel_cause = CLOSE
+        self.exit_t: float | None = None
+        self.exit_detail = ""
+        self.leave_t: float | None = None
+        self.raise_t: float | None = None
+        self.tombstones: set[int] = set()
+        self.closes: dict[int, dict[str, Any]] = {}
+        self.running: set[int] = set()
+        self.started_in_instant: list[int] = []
+        self.accepted_in_instant: list[int] = []
+        self.outcomes: dict[int, tuple[bool, list[str]]] = {}
+        self.scope_caught = False
+        self.tasks_left = ""
+        self.stuck_after: list[str] = []
+        self.outer_at = self.scenario.get("outer_cancel_at")
+        # What the pool looked like when the latest submit_nowait was called.
+        self._nowait_state: tuple[bool, bool, bool, float | None] = (False, False, False, None)
+        self._judge()
+
+    # -- reporting ------------------------------------------------------------
+
+    def fail(self, tag: str, t: float, text: str) -> None:
+        self.violations.append(Violation(tag, t, text))
+
+    def of(self, tags: frozenset[str] | set[str]) -> list[Violation]:
+        return [v for v in self.violations if v.tag in tags]
+
+    def job_words(self, i: int) -> str:
+        return describe_job(i, self.scenario["jobs"][i])
+
+    # -- state ----------------------------------------------------------------
+
+    def job(self, i: int) -> JobState:
+        return self.jobs.setdefault(i, JobState())
+
+    def queued(self) -> list[int]:
+        """Accepted, not started, not ended by a cancellation: waiting for a worker."""
+        return [
+            i
+            for i, s in self.jobs.items()
+            if s.accepted_t is not None
+            and s.starts == 0
+            and s.cancelled_queued_t is None
+            and s.killed_t is None
+        ]
+
+    def blocked(self) -> list[int]:
+        """Submitters still waiting for an answer."""
+        return [
+            i
+            for i, s in self.jobs.items()
+            if s.call_t is not None and s.accepted_t is None and s.refused is None
+        ]
+
+    def full(self) -> bool:
+        """No room by the live count: every worker busy and ``queue_size`` jobs waiting."""
+        return len(self.running) >= self.workers and len(self.queued()) >= self.queue_size
+
+    def room(self) -> bool:
+        """Room even if every cancelled job that may still hold a queue place does."""
+        return len(self.running) < self.workers or (
+            len(self.queued()) + len(self.tombstones) < self.queue_size
+        )
+
+    def _kill_queued(self, t: float, cause: str) -> None:
+        if self.closing_t is None:
+            self.closing_t = t
+        if self.cancelling_t is None:
+            self.cancelling_t = t
+            self.cancel_cause = cause
+        for i in self.queued():
+            self.jobs[i].killed_t = t
+
+    # -- the walk -------------------------------------------------------------
+
+    def _judge(self) -> None:
+        current: float | None = None
+        after_exit = False
+        collecting = False
+        for seq, (t, kind, i, detail) in enumerate(self.events):
+            if not after_exit and current is not None and t != current:
+                self._end_of_instant(current)
+            current = t
+            if kind == "exit":
+                self._end_of_instant(t, exiting=True)
+                self.exit_t, self.exit_detail = t, detail
+                after_exit = True
+                continue
+            if kind == "outcomes":
+                collecting = True
+                continue
+            if kind == "after":
+                collecting = False
+                continue
+            if kind == "outcome":
+                done, *seen = detail.split("|")
+                self.outcomes[i] = (done == "done", seen)
+                continue
+            if kind in ("pending", "close_pending"):
+                self.stuck_after.append(
+                    f"submit({self.job_words(i)})" if kind == "pending" else f"close() #{i}"
+                )
+                continue
+            if kind == "scope_caught":
+                self.scope_caught = True
+                continue
+            if kind == "tasks_left":
+                self.tasks_left = detail
+                continue
+            if collecting:
+                continue
+            self._event(seq, t, kind, i, detail, after_exit)
+        self._final()
+
+    def _event(self, seq: int, t: float, kind: str, i: int, detail: str, after_exit: bool) -> None:
+        if after_exit and kind in ("start", "accepted"):
+            self.fail(LEAKS, t, f"{self.job_words(i)}: {kind} after the block had ended")
+        if self.outer_at is not None and t >= self.outer_at and self.cancelling_t is None:
+            self._kill_queued(self.outer_at, OUTER)
+        if kind == "call":
+            s = self.job(i)
+            s.call_t, s.call_seq, s.method = t, seq, detail
+            if detail == "submit_nowait":
+                self._judge_nowait_room(t, i)
+        elif kind == "accepted":
+            s = self.job(i)
+            s.accepted_t = t
+            self.accepted_in_instant.append(i)
+            if self.closing_t is not None:
+                self.fail(CLOSE, t, f"{s.method}({self.job_words(i)}) was accepted after close")
+            if s.method == "submit_nowait" and self.blocked():
+                waiting = ", ".join(f"job {j}" for j in self.blocked())
+                self.fail(
+                    FIFO,
+                    t,
+                    f"submit_nowait(job {i}) got in ahead of {waiting}, whose submit() waited for room",
+                )
+        elif kind == "refused":
+            self._refused(t, i, detail)
+        elif kind == "start":
+            self._start(t, i)
+        elif kind == "end":
+            self._end(t, i, detail)
+        elif kind == "cancel":
+            self._cancel(t, i, detail)
+        elif kind == "close":
+            self.closes[i] = {"t": t, "cancel": detail == "cancel", "returned": None}
+            if self.closing_t is None:
+                self.closing_t = t
+            if detail == "cancel":
+                self._kill_queued(t, CLOSE)
+        elif kind == "closed":
+            self.closes[i]["returned"] = t
+        elif kind == "close_raised":
+            self.fail(CLOSE, t, f"close() raised {detail}")
+            self.closes[i]["returned"] = t
+        elif kind == "raise":
+            self.raise_t = t
+            if self.closing_t is None:
+                self.closing_t = t
+            self._kill_queued(t, EXIT_ERROR)
+        elif kind == "leave":
+            self.leave_t = t
+            if self.closing_t is None:
+                self.closing_t = t
+
+    def _judge_nowait_room(self, t: float, i: int) -> None:
+        """Stores what a submit_nowait at this quiet moment must do; judged on its answer."""
+        self.job(i).refused_t = None
+        self._nowait_state = (self.full(), self.room(), bool(self.blocked()), self.closing_t)
+
+    def _refused(self, t: float, i: int, name: str) -> None:
+        s = self.job(i)
+        s.refused, s.refused_t = name, t
+        words = f"{s.method}({self.job_words(i)})"
+        if self.closing_t is not None:
+            if name != "PoolClosed":
+                self.fail(CLOSE, t, f"{words} raised {name}, not PoolClosed, after close")
+            return
+        if name == "PoolClosed":
+            self.fail(QUEUE, t, f"{words} raised PoolClosed although nothing had closed the pool")
+        elif name == "WouldBlock" and s.method == "submit_nowait":
+            _, room, waiting, _ = self._nowait_state
+            if room and not waiting:
+                self.fail(
+                    QUEUE,
+                    t,
+                    f"{words} raised WouldBlock although there was room ({self._load_words()})",
+                )
+        else:
+            self.fail(QUEUE, t, f"{words} raised {name}")
+
+    def _load_words(self) -> str:
+        return (
+            f"{len(self.running)} of {self.workers} workers busy, "
+            f"{len(self.queued())} of {self.queue_size} queue places taken"
+        )
+
+    def _start(self, t: float, i: int) -> None:
+        s = self.job(i)
+        s.starts += 1
+        words = self.job_words(i)
+        if s.starts > 1:
+            self.fail(COMPLETE, t, f"{words} started a second time")
+            return
+        s.start_t = t
+        self.started_in_instant.append(i)
+        if s.refused is not None:
+            self.fail(COMPLETE, t, f"{words} started although its {s.method} raised {s.refused}")
+        if s.cancelled_queued_t is not None:
+            self.fail(CANCEL, t, f"{words} started although it was cancelled while it waited")
+        elif self.cancelling_t is not None and t >= self.cancelling_t:
+            why = {
+                CLOSE: "close(cancel=True)",
+                EXIT_ERROR: "an exception left the block",
+                OUTER: "the enclosing scope was cancelled",
+            }[self.cancel_cause]
+            self.fail(
+                self.cancel_cause, t, f"{words} started after {why}: queued jobs must never start"
+            )
+        self.running.add(i)
+        self.tombstones -= {j for j in self.tombstones if self.jobs[j].call_seq < s.call_seq}
+        if len(self.running) > self.workers:
+            others = ", ".join(f"job {j}" for j in sorted(self.running - {i}))
+            self.fail(
+                BOUND,
+                t,
+                f"{words} started while {others} still ran: {len(self.running)} jobs at once "
+                f"with workers={self.workers}",
+            )
+
+    def _end(self, t: float, i: int, how: str) -> None:
+        s = self.job(i)
+        s.end_t, s.end_how = t, how
+        self.running.discard(i)
+        if how == "cancelled":
+            caused = (s.cancel_asked_t is not None) or (
+                self.cancelling_t is not None and t >= self.cancelling_t
+            )
+            if not caused:
+                self.fail(
+                    COMPLETE, t, f"{self.job_words(i)} was cancelled, but nothing cancelled it"
+                )
+
+    def _cancel(self, t: float, i: int, detail: str) -> None:
+        s = self.job(i)
+        words = self.job_words(i)
+        if detail.startswith("raised"):
+            self.fail(CANCEL, t, f"Job.cancel() on {words} {detail}")
+            return
+        if s.end_t is not None or s.cancelled_queued_t is not None or s.killed_t is not None:
+            return  # done already: nothing must change (judged by its outcome)
+        if s.starts:
+            s.cancel_asked_t = t
+            return
+        if s.accepted_t is None:
+            return
+        s.cancelled_queued_t = t
+        self.tombstones.add(i)
+        if detail != "done":
+            self.fail(CANCEL, t, f"right after Job.cancel() on queued {words}, job.done was False")
+
+    def _end_of_instant(self, t: float, *, exiting: bool = False) -> None:
+        """The rules about quiet moments, judged on the state at the end of instant ``t``."""
+        if self.outer_at is not None and t >= self.outer_at and self.cancelling_t is None:
+            self._kill_queued(self.outer_at, OUTER)
+        # Order: b started while a, called before it and still owed a start, waited.
+        for b in self.started_in_instant:
+            sb = self.jobs[b]
+            for a, sa in self.jobs.items():
+                if a == b or sa.call_t is None or sa.call_t >= (sb.call_t or t):
+                    continue
+                if sa.refused is not None or sa.starts or sa.cancelled_queued_t is not None:
+                    continue
+                if sa.killed_t is not None:
+                    continue
+                self.fail(
+                    FIFO,
+                    t,
+                    f"{self.job_words(b)} started while {self.job_words(a)}, submitted before it, "
+                    f"still waited",
+                )
+        self.started_in_instant.clear()
+        self.accepted_in_instant.clear()
+        if exiting:
+            return
+        queued = self.queued()
+        if len(queued) > self.queue_size:
+            self.fail(
+                QUEUE,
+                t,
+                f"{len(queued)} jobs accepted but not started (jobs {', '.join(map(str, queued))}) "
+                f"with queue_size={self.queue_size}",
+            )
+        if self.cancelling_t is not None and t >= self.cancelling_t:
+            for i in sorted(self.running):
+                self.fail(
+                    self.cancel_cause,
+                    t,
+                    f"{self.job_words(i)} still ran after the pool cancelled its jobs",
+                )
+        for i in sorted(self.running):
+            asked = self.jobs[i].cancel_asked_t
+            if asked is not None and asked <= t:
+                self.fail(
+                    CANCEL, t, f"{self.job_words(i)} still ran after Job.cancel() at t={asked:g}"
+                )
+        if len(self.running) < self.workers and queued and self.cancelling_t is None:
+            self.fail(
+                REUSE,
+                t,
+                f"{len(self.running)} of {self.workers} workers busy while job {queued[0]} waited "
+                f"in the queue: a free worker must take it at once",
+            )
+        for i in self.blocked():
+            s = self.jobs[i]
+            if self.closing_t is not None and t >= self.closing_t:
+                self.fail(
+                    CLOSE,
+                    t,
+                    f"submit({self.job_words(i)}) still waited after the pool began closing",
+                )
+            elif self.room():
+                self.fail(
+                    QUEUE,
+                    t,
+                    f"submit({self.job_words(i)}) waited although there was room ({self._load_words()})",
+                )
+            del s
+        if len(self.running) < self.workers:
+            self.tombstones.clear()
+
+    # -- after the block -------------------------------------------------------
+
+    def _expected_exit(self) -> tuple[str, float | None]:
+        """How the block must end: ``normal``, ``raise`` or ``outer``, and when (None: judged otherwise)."""
+        if self.raise_t is not None and (self.outer_at is None or self.raise_t < self.outer_at):
+            return "raise", self.raise_t
+        if self.outer_at is not None:
+            if (
+                self.exit_t is not None
+                and self.exit_t < self.outer_at
+                and self.exit_detail == "normally"
+            ):
+                return "normal", None
+            return "outer", self.outer_at
+        return "normal", None
+
+    def _final(self) -> None:
+        if self.exit_t is None:
+            self.fail(CRASH, self.events[-1][0] if self.events else 0.0, "the block never ended")
+            return
+        mode, when = self._expected_exit()
+        horizon = float(self.scenario.get("horizon", float("inf")))
+        if self.exit_t >= horizon:
+            waiting = [
+                self.job_words(i)
+                for i, s in sorted(self.jobs.items())
+                if s.accepted_t is not None and self._done_time(s) is None
+            ]
+            self.fail(
+                {"normal": EXIT, "raise": EXIT_ERROR, "outer": OUTER}[mode],
+                self.exit_t,
+                f"the block never ended: still waiting at t={horizon:g}"
+                + (f" for {', '.join(waiting)}" if waiting else ""),
+            )
+            return
+        if mode == "raise":
+            if self.exit_detail != "the same exception":
+                self.fail(
+                    EXIT_ERROR,
+                    self.exit_t,
+                    f"the exception raised in the block left it as {self.exit_detail}",
+                )
+            if when is not None and self.exit_t > when:
+                self.fail(
+                    EXIT_ERROR,
+                    self.exit_t,
+                    f"the block ended only at t={self.exit_t:g}, not at once",
+                )
+        elif mode == "outer":
+            if self.exit_detail != "a cancellation":
+                self.fail(
+                    OUTER,
+                    self.exit_t,
+                    f"the cancelled block ended by {self.exit_detail}, not by the cancellation",
+                )
+            elif not self.scope_caught:
+                self.fail(OUTER, self.exit_t, "the enclosing scope did not catch its cancellation")
+            if when is not None and self.exit_t > when:
+                self.fail(
+                    OUTER, self.exit_t, f"the block ended only at t={self.exit_t:g}, not at once"
+                )
+        else:
+            self._judge_normal_exit()
+        if self.tasks_left:
+            self.fail(
+                LEAKS,
+                self.exit_t,
+                f"tasks of the pool still alive after the block: {self.tasks_left}",
+            )
+        for what in self.stuck_after:
+            self.fail(
+                CLOSE if what.startswith("close") else EXIT,
+                self.exit_t,
+                f"{what} still waited after the block ended",
+            )
+        self._judge_closes()
+        self._judge_outcomes(mode)
+
+    def _judge_normal_exit(self) -> None:
+        assert self.exit_t is not None
+        if self.exit_detail != "normally":
+            failed = any(self.scenario["jobs"][i]["end"] != "value" for i in self.jobs)
+            self.fail(
+                ERRORS if failed else EXIT, self.exit_t, f"the block ended by {self.exit_detail}"
+            )
+            return
+        last = max(
+            [self.leave_t or 0.0] + [s.end_t for s in self.jobs.values() if s.end_t is not None]
+        )
+        if self.exit_t > last:
+            self.fail(
+                EXIT,
+                self.exit_t,
+                f"the block ended at t={self.exit_t:g}, later than its last job (t={last:g})",
+            )
+
+    def _done_time(self, s: JobState) -> float | None:
+        for t in (s.end_t, s.cancelled_queued_t, s.killed_t):
+            if t is not None:
+                return t
+        return None
+
+    def _judge_closes(self) -> None:
+        assert self.exit_t is not None
+        accepted = [s for s in self.jobs.values() if s.accepted_t is not None or s.starts]
+        for _, c in sorted(self.closes.items()):
+            if c["returned"] is None:
+                continue  # reported as stuck
+            dones = [self._done_time(s) for s in accepted if (s.accepted_t or 0) <= c["t"]]
+            if any(d is None for d in dones):
+                continue  # a job never ended: reported with the outcomes
+            expected = max([c["t"]] + [d for d in dones if d is not None])
+            what = "close(cancel=True)" if c["cancel"] else "close()"
+            if c["returned"] < expected:
+                self.fail(
+                    CLOSE,
+                    c["returned"],
+                    f"{what} called at t={c['t']:g} returned at t={c['returned']:g}, before the last job ended (t={expected:g})",
+                )
+            elif c["returned"] > expected:
+                self.fail(
+                    CLOSE,
+                    c["returned"],
+                    f"{what} called at t={c['t']:g} returned only at t={c['returned']:g}; every job had ended at t={expected:g}",
+                )
+
+    def _judge_outcomes(self, mode: str) -> None:
+        assert self.exit_t is not None
+        exit_tag = {"normal": EXIT, "raise": EXIT_ERROR, "outer": OUTER}[mode]
+        for i, s in sorted(self.jobs.items()):
+            if s.accepted_t is None and not s.starts:
+                continue
+            words = self.job_words(i)
+            done, seen = self.outcomes.get(i, (False, ["never asked"]))
+            if not done:
+                self.fail(exit_tag, self.exit_t, f"{words} was not done when the block ended")
+            end = self.scenario["jobs"][i]["end"]
+            if s.starts and s.end_how is None:
+                self.fail(exit_tag, self.exit_t, f"{words} was still running when the block ended")
+                continue
+            if s.end_how == "returned":
+                want, tag = ["its value", "its value"], COMPLETE
+            elif s.end_how == "raised":
+                want, tag = ["its exception", "its exception (same object)"], ERRORS
+            elif s.end_how == "returned a non-awaitable":
+                want, tag = ["TypeError", "TypeError (same object)"], ERRORS
+            elif s.end_how == "cancelled" or (
+                not s.starts and (s.cancelled_queued_t is not None or s.killed_t is not None)
+            ):
+                want, tag = ["JobCancelled", "JobCancelled"], COMPLETE if end == "value" else ERRORS
+                if s.cancelled_queued_t is not None:
+                    tag = CANCEL
+            elif not s.starts:
+                self.fail(
+                    COMPLETE,
+                    self.exit_t,
+                    f"{words} was accepted but never ran, and nothing cancelled it",
+                )
+                continue
+            else:
+                want, tag = [f"({s.end_how})"], COMPLETE
+            if not _matches(seen, want):
+                self.fail(
+                    tag,
+                    self.exit_t,
+                    f"{words}: result() gave {' / then '.join(seen)}; expected {' / then '.join(want)}",
+                )
+
+
+def _matches(seen: list[str], want: list[str]) -> bool:
+    if len(seen) != len(want):
+        return False
+    for got, expected in zip(seen, want, strict=True):
+        if expected.startswith("TypeError"):
+            if not got.startswith("raised TypeError") or got.endswith("(another object)"):
+                return False
+        elif got != expected:
+            return False
+    return True
+
+
+def tell(scenario: dict[str, Any], events: list[list[Any]]) -> list[str]:
+    """The trace in plain words, one line per event, as the report shows it."""
+    lines = [
+        f"WorkerPool(workers={scenario['workers']}, queue_size={scenario['queue_size']}); "
+        f"virtual time, in seconds"
+    ]
+    if scenario.get("outer_cancel_at") is not None:
+        lines.append(
+            f"the scope around the block is cancelled at t={scenario['outer_cancel_at']:g}"
+        )
+    jobs = scenario["jobs"]
+    said = {
+        "call": lambda i, d: f"{d}({describe_job(i, jobs[i])}) called",
+        "accepted": lambda i, d: f"… submit of job {i} returned: accepted",
+        "refused": lambda i, d: f"… submit of job {i} raised {d}",
+        "start": lambda i, d: f"job {i} starts",
+        "end": lambda i, d: f"job {i} {d}",
+        "cancel": lambda i, d: f"Job.cancel() on job {i} → {d}",
+        "close": lambda i, d: "close(cancel=True) called" if d else "close() called",
+        "closed": lambda i, d: "… close() returned",
+        "close_raised": lambda i, d: f"… close() raised {d}",
+        "raise": lambda i, d: "the block raises BlockError",
+        "leave": lambda i, d: "the block's body ends; leaving async with",
+        "exit": lambda i, d: f"the block ended: {d}",
+        "scope_caught": lambda i, d: "the enclosing scope caught its cancellation",
+        "tasks_left": lambda i, d: (
+            f"tasks of the pool still alive: {d}" if d else "no task of the pool is left"
+        ),
+        "outcome": lambda i, d: (
+            f"job {i}: done={d.split('|')[0] == 'done'}; result() → "
+            + " / again → ".join(d.split("|")[1:])
+        ),
+        "pending": lambda i, d: f"submit of job {i} still waits after the block ended",
+        "close_pending": lambda i, d: "a close() still waits after the block ended",
+    }
+    for t, kind, i, detail in events:
+        speak = said.get(kind)
+        if speak is not None:
+            lines.append(f"t={t:g}: {speak(i, detail)}")
+    return lines

@@ -1,0 +1,168 @@
+"""Hidden checks for part 2 of worker_pool: cancellation and shutdown — asyncio, virtual time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import example, given, settings
+from pool_judge import CANCEL, CLOSE, EXIT_ERROR, LEAKS, OUTER, REUSE
+from pool_support import Scenario, judged, part2_scenarios
+
+from dskata.grading import Candidate, Story, check
+
+EXAMPLES = 100
+
+
+def _scenario(
+    workers: int,
+    queue_size: int,
+    durations: list[float],
+    *actions: dict[str, Any],
+    outer: float | None = None,
+) -> Scenario:
+    return {
+        "workers": workers,
+        "queue_size": queue_size,
+        "jobs": [{"d": d, "end": "value"} for d in durations],
+        "actions": list(actions),
+        "outer_cancel_at": outer,
+        "horizon": 10_000.0,
+    }
+
+
+def _submit(t: float, job: int) -> dict[str, Any]:
+    return {"t": t, "do": "submit", "job": job}
+
+
+# One running, two queued: cancel a queued job, then the running one.
+CANCEL_BOTH = _scenario(
+    1,
+    3,
+    [10, 10, 10],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _submit(0.03, 2),
+    {"t": 0.04, "do": "cancel", "job": 1},
+    {"t": 2.05, "do": "cancel", "job": 0},
+)
+# A running job, a queued one and two submitters waiting for room; then close().
+CLOSE_WAITERS = _scenario(
+    1,
+    1,
+    [5, 5, 5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _submit(0.03, 2),
+    _submit(0.04, 3),
+    {"t": 1.05, "do": "close", "cancel": False},
+)
+# close(), then close(cancel=True) escalates it, then close() again.
+ESCALATE = _scenario(
+    1,
+    2,
+    [5, 5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _submit(0.03, 2),
+    {"t": 1.04, "do": "close", "cancel": False},
+    {"t": 2.05, "do": "close", "cancel": True},
+    {"t": 2.06, "do": "close", "cancel": False},
+)
+# The enclosing scope is cancelled while a normal exit waits for the jobs.
+OUTER_DURING_EXIT = _scenario(
+    2,
+    2,
+    [5, 5, 5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _submit(0.03, 2),
+    _submit(0.04, 3),
+    outer=3.05,
+)
+# An exception leaves the block while jobs run, wait, and a submitter waits for room.
+RAISE_BUSY = _scenario(
+    1,
+    1,
+    [5, 5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _submit(0.03, 2),
+    {"t": 1.04, "do": "raise"},
+)
+
+
+@check(
+    "POOL-CANCEL",
+    part=2,
+    dimension="concurrency",
+    points=8,
+    timeout=150,
+    title="Job.cancel(): a queued job never starts, a running one stops and frees its worker at once",
+)
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(scenario=part2_scenarios())
+@example(scenario=CANCEL_BOTH)
+def test_cancel(candidate: Candidate, story: Story, scenario: Scenario) -> None:
+    judged(candidate, story, scenario, frozenset({CANCEL, REUSE}))
+
+
+@check(
+    "POOL-CLOSE",
+    part=2,
+    dimension="correctness",
+    points=8,
+    timeout=150,
+    title="close() and close(cancel=True) from every state: PoolClosed for new and waiting submitters, the right jobs run, returns when the last ends",
+)
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(scenario=part2_scenarios())
+@example(scenario=CLOSE_WAITERS)
+@example(scenario=ESCALATE)
+def test_close(candidate: Candidate, story: Story, scenario: Scenario) -> None:
+    judged(candidate, story, scenario, frozenset({CLOSE}))
+
+
+@check(
+    "POOL-EXIT-ERROR",
+    part=2,
+    dimension="resilience",
+    points=6,
+    timeout=150,
+    title="An exception leaving the block cancels the jobs at once and goes on as the same object",
+)
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(scenario=part2_scenarios())
+@example(scenario=RAISE_BUSY)
+def test_exit_error(candidate: Candidate, story: Story, scenario: Scenario) -> None:
+    judged(candidate, story, scenario, frozenset({EXIT_ERROR}))
+
+
+@check(
+    "POOL-OUTER-CANCEL",
+    part=2,
+    dimension="resilience",
+    points=8,
+    timeout=150,
+    title="Cancelling the enclosing scope at any moment, also during a normal exit, ends the block at once",
+)
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(scenario=part2_scenarios())
+@example(scenario=OUTER_DURING_EXIT)
+def test_outer_cancel(candidate: Candidate, story: Story, scenario: Scenario) -> None:
+    judged(candidate, story, scenario, frozenset({OUTER}))
+
+
+@check(
+    "POOL-LEAKS",
+    part=2,
+    dimension="integrity",
+    points=4,
+    timeout=150,
+    title="No task started by the pool outlives the `async with` block",
+)
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(scenario=part2_scenarios())
+@example(scenario=RAISE_BUSY)
+@example(scenario=OUTER_DURING_EXIT)
+def test_leaks(candidate: Candidate, story: Story, scenario: Scenario) -> None:
+    judged(candidate, story, scenario, frozenset({LEAKS}))

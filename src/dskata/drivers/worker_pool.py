@@ -1,0 +1,465 @@
+"""Driver for the ``worker_pool`` exercise: scenarios played in virtual time, told as a trace.
+
+Runs in the child. A scenario is a pool, a list of jobs and a list of *actions* at
+given virtual times (submit, submit_nowait, Job.cancel, close, raising inside the
+block) plus, optionally, a deadline on the scope around the block. A director task
+plays the actions inside ``async with pool``; submitters and closers run as tasks of
+their own beside the block, like independent producers. Every job records when it
+starts and how it ends; every call records when it was made and how it answered.
+The trace goes back to the grader, which judges it: this file never decides what is
+right.
+
+Virtual time: on asyncio a looptime event loop, on trio ``MockClock`` with autojump.
+Both jump the clock only when every task waits, so the trace's time is exact and an
+instant's end is a quiet moment. Trio's scheduling order within a batch is random
+on purpose; its generator is seeded per scenario, so a replay sees the same order.
+
+The idle check counts event-loop iterations in virtual time (a polling worker wakes
+again and again while nothing happens) and measures real CPU time for real.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+
+SETTLE_ROUNDS = 10_000  # asyncio: loop rounds before the pool counts as never quiet
+RESULT_WAIT_S = 100_000.0  # virtual seconds a result() may take after the block has ended
+IDLE_CAP = 20_000  # loop iterations before the idle check stops a busy pool
+
+
+def setup(options: dict[str, Any]) -> None:
+    """Nothing to prepare before the candidate's import."""
+
+
+class NeverQuiet(Exception):
+    """Some task never waited: the pool busy-loops."""
+
+
+class BlockError(Exception):
+    """What the director raises inside the block to leave it by an exception."""
+
+
+class JobError(Exception):
+    """What a failing job raises."""
+
+
+class Value:
+    """A job's result: an object of its own, so the grader can ask for this very one."""
+
+    def __init__(self, job: int) -> None:
+        self.job = job
+
+    def __repr__(self) -> str:
+        return f"<value of job {self.job}>"
+
+
+async def settle() -> None:
+    """Returns once every other task waits, without moving the virtual clock."""
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        import trio.testing
+
+        await trio.testing.wait_all_tasks_blocked()
+        return
+    import asyncio
+
+    me = asyncio.current_task()
+    for _ in range(SETTLE_ROUNDS):
+        await asyncio.sleep(0)
+        # A task that waits has a future it waits on; a runnable one has none.
+        if all(
+            t is me or (t._fut_waiter is not None and not t._fut_waiter.done())  # type: ignore[attr-defined]
+            for t in asyncio.all_tasks()
+        ):
+            return
+    raise NeverQuiet(f"some task still had work after {SETTLE_ROUNDS} loop rounds")
+
+
+def run_virtual(main: Callable[[], Awaitable[Any]], backend: str, seed: int) -> Any:
+    """Runs ``main`` in virtual time on ``backend``, starting at t=0."""
+    if backend == "trio":
+        import trio._core._run as trio_run
+        from trio.testing import MockClock
+
+        trio_run._r.seed(seed)  # the order trio runs a batch of woken tasks in
+        return anyio.run(
+            main, backend="trio", backend_options={"clock": MockClock(autojump_threshold=0)}
+        )
+    import looptime
+
+    factory = functools.partial(looptime.new_event_loop, start=0.0, noop_cycles=0)
+    return anyio.run(main, backend="asyncio", backend_options={"loop_factory": factory})
+
+
+def _name(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+class Scenario:
+    """One scenario's play and its trace."""
+
+    def __init__(self, module: ModuleType, spec: dict[str, Any]) -> None:
+        self.m = module
+        self.spec = spec
+        self.events: list[list[Any]] = []
+        self.jobs_of: dict[int, Any] = {}  # job index → the candidate's Job
+        self.values: dict[int, Value] = {}
+        self.errors: dict[int, BaseException] = {}
+        self.fatal: BaseException | None = None  # NotImplementedError and the like
+        self.t0 = 0.0
+        self.pool: Any = None
+        self.block_error: BlockError | None = None
+        self.answered: list[anyio.Event] = []
+
+    def now(self) -> float:
+        return round(anyio.current_time() - self.t0, 6)
+
+    def log(self, kind: str, job: int = -1, detail: str = "") -> None:
+        self.events.append([self.now(), kind, job, detail])
+
+    def _note_fatal(self, exc: BaseException) -> None:
+        if isinstance(exc, NotImplementedError | MemoryError) and self.fatal is None:
+            self.fatal = exc
+
+    # -- jobs ----------------------------------------------------------------
+
+    def job_fn(self, i: int) -> Callable[..., Any]:
+        spec = self.spec["jobs"][i]
+        duration, end = float(spec["d"]), str(spec["end"])
+        cancelled = anyio.get_cancelled_exc_class()
+
+        if end == "not_async":
+
+            def plain(*args: Any) -> Value:
+                self.log("start", i)
+                self.log("end", i, "returned a non-awaitable")
+                return Value(i)
+
+            return plain
+
+        async def fn(*args: Any) -> Value:
+            self.log("start", i)
+            if end == "error_now":
+                self.errors[i] = JobError(f"job {i} failed at once")
+                self.log("end", i, "raised")
+                raise self.errors[i]
+            try:
+                await anyio.sleep(duration)
+            except cancelled:
+                self.log("end", i, "cancelled")
+                raise
+            except BaseException as exc:
+                self.log("end", i, f"interrupted by {_name(exc)}")
+                raise
+            if end == "error":
+                self.errors[i] = JobError(f"job {i} failed")
+                self.log("end", i, "raised")
+                raise self.errors[i]
+            if end == "group":
+                self.errors[i] = ExceptionGroup(
+                    f"job {i} failed twice", [JobError("a"), KeyError("b")]
+                )
+                self.log("end", i, "raised")
+                raise self.errors[i]
+            self.values[i] = Value(i)
+            self.log("end", i, "returned")
+            return self.values[i]
+
+        return fn
+
+    # -- producers beside the block -----------------------------------------
+
+    async def submitter(self, i: int, answered: anyio.Event) -> None:
+        try:
+            await self._submit(i)
+        finally:
+            answered.set()
+
+    async def _submit(self, i: int) -> None:
+        self.log("call", i, "submit")
+        try:
+            job = await self.pool.submit(self.job_fn(i), i)
+        except anyio.get_cancelled_exc_class():
+            self.log("pending", i)
+            raise
+        except BaseException as exc:
+            self._note_fatal(exc)
+            self.log("refused", i, _name(exc))
+            return
+        self.jobs_of[i] = job
+        self.log("accepted", i)
+
+    def nowait(self, i: int) -> None:
+        self.log("call", i, "submit_nowait")
+        try:
+            job = self.pool.submit_nowait(self.job_fn(i), i)
+        except Exception as exc:
+            self._note_fatal(exc)
+            self.log("refused", i, _name(exc))
+            return
+        self.jobs_of[i] = job
+        self.log("accepted", i)
+
+    async def closer(self, n: int, cancel: bool) -> None:
+        self.log("close", n, "cancel" if cancel else "")
+        try:
+            await self.pool.close(cancel=cancel)
+        except anyio.get_cancelled_exc_class():
+            self.log("close_pending", n)
+            raise
+        except BaseException as exc:
+            self._note_fatal(exc)
+            self.log("close_raised", n, _name(exc))
+            return
+        self.log("closed", n)
+
+    def cancel(self, i: int) -> None:
+        job = self.jobs_of.get(i)
+        if job is None:
+            return
+        try:
+            job.cancel()
+            done = bool(job.done)
+        except Exception as exc:
+            self._note_fatal(exc)
+            self.log("cancel", i, f"raised {_name(exc)}")
+            return
+        self.log("cancel", i, "done" if done else "not done")
+
+    # -- the play --------------------------------------------------------------
+
+    async def director(self, helpers: Any) -> None:
+        closes = 0
+        for action in self.spec["actions"]:
+            await anyio.sleep_until(self.t0 + float(action["t"]))
+            what = action["do"]
+            if what == "submit":
+                answered = anyio.Event()
+                self.answered.append(answered)
+                name = f"dskata submitter {action['job']}"
+                helpers.start_soon(self.submitter, action["job"], answered, name=name)
+            elif what == "nowait":
+                self.nowait(action["job"])
+            elif what == "cancel":
+                self.cancel(action["job"])
+            elif what == "close":
+                closes += 1
+                helpers.start_soon(
+                    self.closer, closes, bool(action["cancel"]), name="dskata closer"
+                )
+            elif what == "raise":
+                self.log("raise")
+                self.block_error = BlockError("raised inside the block")
+                raise self.block_error
+            await settle()
+        if self.spec.get("wait_for_submitters"):
+            # A producer that submits everything, then leaves: nobody waits for room at exit.
+            for answered in self.answered:
+                await answered.wait()
+        self.log("leave")
+
+    async def play(self) -> None:
+        self.t0 = anyio.current_time()
+        try:
+            self.pool = self.m.WorkerPool(self.spec["workers"], self.spec["queue_size"])
+        except BaseException as exc:
+            self._note_fatal(exc)
+            raise
+        before = {t.id for t in anyio.get_running_tasks()}
+        outer_at = self.spec.get("outer_cancel_at")
+        async with anyio.create_task_group() as helpers:
+            # The horizon ends a block that would wait forever (a lost job, a dead worker):
+            # the grader sees an exit at the horizon and says the block never ended.
+            horizon = float(self.spec.get("horizon", math.inf))
+            deadline = self.t0 + (horizon if outer_at is None else min(float(outer_at), horizon))
+            with anyio.CancelScope(deadline=deadline) as outer:
+                try:
+                    async with self.pool:
+                        await self.director(helpers)
+                except BlockError as exc:
+                    same = exc is self.block_error
+                    self.log("exit", -1, "the same exception" if same else "another BlockError")
+                except BaseExceptionGroup as group:
+                    if group.subgroup(NeverQuiet) is not None:
+                        raise
+                    self.log("exit", -1, f"an exception group: {group!r}"[:300])
+                except anyio.get_cancelled_exc_class():
+                    self.log("exit", -1, "a cancellation")
+                    raise
+                except BaseException as exc:
+                    if isinstance(exc, NeverQuiet):
+                        raise
+                    self._note_fatal(exc)
+                    self.log("exit", -1, f"{_name(exc)}: {exc}"[:300])
+                else:
+                    self.log("exit", -1, "normally")
+            if outer.cancelled_caught:
+                self.log("scope_caught")
+            leaked = [
+                t.name or "?"
+                for t in anyio.get_running_tasks()
+                if t.id not in before and not (t.name or "").startswith("dskata")
+            ]
+            self.log("tasks_left", -1, "; ".join(leaked[:5]) if leaked else "")
+            done = {i: self.done(i) for i in sorted(self.jobs_of)}
+            self.log("outcomes")
+            for i in sorted(self.jobs_of):
+                await self.collect(i, done[i])
+            await settle()
+            self.log("after")  # what the producers still wait for now is stuck for good
+            helpers.cancel_scope.cancel()
+
+    def done(self, i: int) -> bool:
+        try:
+            return bool(self.jobs_of[i].done)
+        except Exception as exc:
+            self._note_fatal(exc)
+            return False
+
+    async def collect(self, i: int, done: bool) -> None:
+        job = self.jobs_of[i]
+        seen: list[str] = []
+        first: Any = None
+        for attempt in range(2):
+            with anyio.move_on_after(RESULT_WAIT_S):
+                try:
+                    got: Any = await job.result()
+                except BaseException as exc:
+                    if isinstance(exc, anyio.get_cancelled_exc_class()):
+                        raise
+                    self._note_fatal(exc)
+                    got = exc
+                seen.append(self.describe(i, got, first if attempt else None))
+                first = got
+                continue
+            seen.append("never returned")
+            break
+        self.log("outcome", i, f"{'done' if done else 'not done'}|" + "|".join(seen))
+
+    def describe(self, i: int, got: Any, first: Any) -> str:
+        same = "" if first is None else (" (same object)" if got is first else " (another object)")
+        if isinstance(got, BaseException):
+            if isinstance(got, self.m.JobCancelled):
+                return "JobCancelled"
+            if i in self.errors and got is self.errors[i]:
+                return "its exception" + same
+            return f"raised {_name(got)}: {str(got)[:80]}" + same
+        if i in self.values and got is self.values[i]:
+            return "its value"
+        return f"returned {got!r}"[:120]
+
+    def run(self, backend: str, seed: int) -> dict[str, Any]:
+        run_virtual(self.play, backend, seed)
+        if self.fatal is not None:
+            raise self.fatal
+        return {"events": self.events}
+
+
+class Driver:
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def op_construct(self, workers: Any, queue_size: Any) -> None:
+        self.module.WorkerPool(workers, queue_size)
+
+    def op_scenario(self, scenario: dict[str, Any], backend: str = "asyncio", seed: int = 0) -> Any:
+        play = Scenario(self.module, scenario)
+        try:
+            return play.run(backend, seed)
+        except NeverQuiet as exc:
+            return {"events": play.events, "never_quiet": str(exc)}
+        except BaseExceptionGroup as group:
+            quiet = group.subgroup(NeverQuiet)
+            if quiet is None:
+                raise
+            return {"events": play.events, "never_quiet": str(quiet.exceptions[0])}
+
+    def op_idle(
+        self, workers: int = 4, queue_size: int = 4, idle_s: float = 100.0
+    ) -> dict[str, Any]:
+        """Loop iterations while an entered, warmed-up pool idles ``idle_s`` virtual
+        seconds (asyncio), and real CPU seconds while it idles 0.3 real seconds."""
+        import asyncio
+
+        counts = {"iterations": 0, "counting": False, "stopped": False}
+
+        class TooBusy(Exception):
+            pass
+
+        def counting(loop: asyncio.AbstractEventLoop, original: Callable[[], None]) -> None:
+            if counts["counting"]:
+                counts["iterations"] += 1
+                if counts["iterations"] > IDLE_CAP and not counts["stopped"]:
+                    counts["stopped"] = True
+                    raise TooBusy
+            original()
+
+        import looptime
+
+        def factory() -> asyncio.AbstractEventLoop:
+            loop = looptime.new_event_loop(start=0.0, noop_cycles=0)
+            loop._run_once = functools.partial(counting, loop, loop._run_once)  # type: ignore[attr-defined]
+            return loop
+
+        async def warm(pool: Any) -> None:
+            job = await pool.submit(anyio.sleep, 1)
+            await job.result()
+            await anyio.sleep(1)
+
+        async def virtual() -> float:
+            async with self.module.WorkerPool(workers, queue_size) as pool:
+                await warm(pool)
+                start = anyio.current_time()
+                counts["counting"] = True
+                await anyio.sleep(idle_s)
+                counts["counting"] = False
+                return anyio.current_time() - start
+
+        result: dict[str, Any] = {}
+        try:
+            result["virtual_s"] = anyio.run(
+                virtual, backend="asyncio", backend_options={"loop_factory": factory}
+            )
+        except TooBusy:
+            result["virtual_s"] = None
+        result["iterations"] = counts["iterations"]
+
+        async def real() -> float:
+            async with self.module.WorkerPool(workers, queue_size) as pool:
+                await warm(pool)
+                cpu = time.process_time()
+                await anyio.sleep(0.3)
+                used = time.process_time() - cpu
+                return used
+
+        result["cpu_s"] = anyio.run(real, backend="asyncio")
+        return result
+
+    def op_throughput(self, jobs: int = 3000, backend: str = "asyncio") -> float:
+        """Jobs per real second through ``WorkerPool(8, 16)``: half return at once, half yield once."""
+
+        async def nop() -> int:
+            return 1
+
+        async def yielding() -> int:
+            await anyio.lowlevel.checkpoint()
+            return 1
+
+        async def main() -> float:
+            start = time.perf_counter()
+            async with self.module.WorkerPool(8, 16) as pool:
+                for i in range(jobs):
+                    await pool.submit(yielding if i % 2 else nop)
+            return time.perf_counter() - start
+
+        elapsed: float = anyio.run(main, backend=backend)
+        return jobs / elapsed
