@@ -445,7 +445,8 @@ class Driver:
         return result
 
     def op_throughput(self, jobs: int = 3000, backend: str = "asyncio") -> float:
-        """Jobs per real second through ``WorkerPool(8, 16)``: half return at once, half yield once."""
+        """Jobs per real second through ``WorkerPool(8, 16)``; half return at once,
+        half yield once."""
 
         async def nop() -> int:
             return 1

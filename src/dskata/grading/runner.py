@@ -31,7 +31,8 @@ SESSION_TIMEOUT_S = 3600.0
 _INI = """[pytest]
 python_files = test_*.py
 python_functions = test_*
-addopts = -p no:cacheprovider -p no:randomly -p no:looptime_plugin -p no:looptime_chronometers -p no:looptime_timeproxies
+addopts = -p no:cacheprovider -p no:randomly
+    -p no:looptime_plugin -p no:looptime_chronometers -p no:looptime_timeproxies
 """
 
 
