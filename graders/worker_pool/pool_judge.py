@@ -106,6 +106,7 @@ class Judge:
         self.tasks_left = ""
         self.stuck_after: list[str] = []
         self.outer_at = self.scenario.get("outer_cancel_at")
+        self.horizon = float(self.scenario.get("horizon", float("inf")))
         # What the pool looked like when the latest submit_nowait was called.
         self._nowait_state: tuple[bool, bool, bool, float | None] = (False, False, False, None)
         self._judge()
@@ -206,6 +207,8 @@ class Judge:
         self._final()
 
     def _event(self, seq: int, t: float, kind: str, i: int, detail: str, after_exit: bool) -> None:
+        if t >= self.horizon:
+            return  # the driver gave up on the block here: said once, as "never ended"
         if after_exit and kind in ("start", "accepted"):
             self.fail(LEAKS, t, f"{self.job_words(i)}: {kind} after the block had ended")
         if self.outer_at is not None and t >= self.outer_at and self.cancelling_t is None:
@@ -444,7 +447,7 @@ class Judge:
             self.fail(CRASH, self.events[-1][0] if self.events else 0.0, "the block never ended")
             return
         mode, when = self._expected_exit()
-        horizon = float(self.scenario.get("horizon", float("inf")))
+        horizon = self.horizon
         if self.exit_t >= horizon:
             waiting = [
                 self.job_words(i)
@@ -559,7 +562,6 @@ class Judge:
             done, seen = self.outcomes.get(i, (False, ["never asked"]))
             if not done:
                 self.fail(exit_tag, self.exit_t, f"{words} was not done when the block ended")
-            end = self.scenario["jobs"][i]["end"]
             if s.starts and s.end_how is None:
                 self.fail(exit_tag, self.exit_t, f"{words} was still running when the block ended")
                 continue
@@ -572,9 +574,13 @@ class Judge:
             elif s.end_how == "cancelled" or (
                 not s.starts and (s.cancelled_queued_t is not None or s.killed_t is not None)
             ):
-                want, tag = ["JobCancelled", "JobCancelled"], COMPLETE if end == "value" else ERRORS
-                if s.cancelled_queued_t is not None:
+                want = ["JobCancelled", "JobCancelled"]
+                if s.cancelled_queued_t is not None or s.cancel_asked_t is not None:
                     tag = CANCEL
+                elif s.killed_t is not None or s.end_how == "cancelled":
+                    tag = self.cancel_cause
+                else:
+                    tag = COMPLETE
             elif not s.starts:
                 self.fail(
                     COMPLETE,
