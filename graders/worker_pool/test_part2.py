@@ -166,3 +166,42 @@ def test_outer_cancel(candidate: Candidate, story: Story, scenario: Scenario) ->
 @example(scenario=OUTER_DURING_EXIT)
 def test_leaks(candidate: Candidate, story: Story, scenario: Scenario) -> None:
     judged(candidate, story, scenario, frozenset({LEAKS}))
+
+
+INSIDE_EXPECTED = {
+    "open: parent's result": "'child value'",
+    "open: parent done at": 1.0,
+    "exiting: block ended after": 2.0,
+    "exiting: follow-up submit": "'PoolClosed'",
+    "close inside: returned after": 0.0,
+    "close inside: then submit_nowait": "PoolClosed",
+    "close inside: job's result": "'closer value'",
+    "close inside: block ended after": 1.0,
+}
+INSIDE_SETUP = (
+    "WorkerPool(2, 1): a job submits a 1 s follow-up to its own pool and returns its result;",
+    "then a job that sleeps 2 s and submits a follow-up, while the block is being left normally;",
+    "WorkerPool(2, 2): a job calls close() on its own pool, then submit_nowait, then sleeps 1 s.",
+)
+
+
+@check(
+    "POOL-INSIDE",
+    part=2,
+    dimension="correctness",
+    points=4,
+    timeout=60,
+    title="A job may submit to its own pool and close it: no deadlock, PoolClosed once closing",
+)
+def test_inside(candidate: Candidate, story: Story) -> None:
+    facts = candidate.call("inside", timeout_s=20)
+    for line in INSIDE_SETUP:
+        story.say(line)
+    for key, want in INSIDE_EXPECTED.items():
+        got = facts.get(key, "nothing: it never got there")
+        story.say(f"{key}: {got!r}" + ("" if got == want else f"  ↳ wrong: expected {want!r}"))
+    wrong = [k for k, want in INSIDE_EXPECTED.items() if facts.get(k, "nothing") != want]
+    assert not wrong, "; ".join(
+        f"{k}: got {facts.get(k, 'nothing: it never got there')!r}, expected {INSIDE_EXPECTED[k]!r}"
+        for k in wrong
+    )

@@ -383,6 +383,76 @@ class Driver:
                 raise
             return {"events": play.events, "never_quiet": str(quiet.exceptions[0])}
 
+    def op_inside(self, backend: str = "asyncio", seed: int = 0) -> dict[str, Any]:
+        """Jobs that use their own pool: a follow-up submit while the pool is open and
+        while a normal exit closes it, and ``close()`` called from inside a job."""
+        m = self.module
+        facts: dict[str, Any] = {}
+
+        def outcome(exc: BaseException) -> str:
+            return "PoolClosed" if isinstance(exc, m.PoolClosed) else f"raised {_name(exc)}"
+
+        async def child() -> str:
+            await anyio.sleep(1)
+            return "child value"
+
+        async def follow_up() -> None:
+            async with m.WorkerPool(2, 1) as pool:
+                t0 = anyio.current_time()
+
+                async def parent() -> Any:
+                    job = await pool.submit(child)
+                    return await job.result()
+
+                job = await pool.submit(parent)
+                with anyio.move_on_after(100):
+                    facts["open: parent's result"] = repr(await job.result())
+                facts["open: parent done at"] = round(anyio.current_time() - t0, 6)
+
+                async def late() -> str:
+                    await anyio.sleep(2)
+                    try:
+                        await pool.submit(child)
+                    except Exception as exc:
+                        return outcome(exc)
+                    return "accepted"
+
+                facts["late"] = await pool.submit(late)
+                t1 = anyio.current_time()
+            facts["exiting: block ended after"] = round(anyio.current_time() - t1, 6)
+            with anyio.move_on_after(100):
+                facts["exiting: follow-up submit"] = repr(await facts.pop("late").result())
+
+        async def close_inside() -> None:
+            async with m.WorkerPool(2, 2) as pool:
+                t0 = anyio.current_time()
+
+                async def closer() -> str:
+                    await pool.close()
+                    facts["close inside: returned after"] = round(anyio.current_time() - t0, 6)
+                    try:
+                        pool.submit_nowait(child)
+                    except Exception as exc:
+                        facts["close inside: then submit_nowait"] = outcome(exc)
+                    else:
+                        facts["close inside: then submit_nowait"] = "accepted"
+                    await anyio.sleep(1)
+                    return "closer value"
+
+                job = await pool.submit(closer)
+                with anyio.move_on_after(100):
+                    facts["close inside: job's result"] = repr(await job.result())
+            facts["close inside: block ended after"] = round(anyio.current_time() - t0, 6)
+
+        async def main() -> None:
+            with anyio.move_on_after(1000):
+                await follow_up()
+            with anyio.move_on_after(1000):
+                await close_inside()
+
+        run_virtual(main, backend, seed)
+        return facts
+
     def op_idle(
         self, workers: int = 4, queue_size: int = 4, idle_s: float = 100.0
     ) -> dict[str, Any]:
