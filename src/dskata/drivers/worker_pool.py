@@ -9,7 +9,7 @@ starts and how it ends; every call records when it was made and how it answered.
 The trace goes back to the grader, which judges it: this file never decides what is
 right.
 
-Virtual time: on asyncio a looptime event loop, on trio ``MockClock`` with autojump.
+Virtual time: on asyncio ``VirtualTimeLoop``, on trio ``MockClock`` with autojump.
 Both jump the clock only when every task waits, so the trace's time is exact and an
 instant's end is a quiet moment. Trio's scheduling order within a batch is random
 on purpose; its generator is seeded per scenario, so a replay sees the same order.
@@ -29,6 +29,8 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+
+from dskata.drivers._virtual_time import VirtualTimeLoop
 
 SETTLE_ROUNDS = 10_000  # asyncio: loop rounds before the pool counts as never quiet
 RESULT_WAIT_S = 100_000.0  # virtual seconds a result() may take after the block has ended
@@ -94,10 +96,7 @@ def run_virtual(main: Callable[[], Awaitable[Any]], backend: str, seed: int) -> 
         return anyio.run(
             main, backend="trio", backend_options={"clock": MockClock(autojump_threshold=0)}
         )
-    import looptime
-
-    factory = functools.partial(looptime.new_event_loop, start=0.0, noop_cycles=0)
-    return anyio.run(main, backend="asyncio", backend_options={"loop_factory": factory})
+    return anyio.run(main, backend="asyncio", backend_options={"loop_factory": VirtualTimeLoop})
 
 
 def _name(exc: BaseException) -> str:
@@ -473,10 +472,8 @@ class Driver:
                     raise TooBusy
             original()
 
-        import looptime
-
         def factory() -> asyncio.AbstractEventLoop:
-            loop = looptime.new_event_loop(start=0.0, noop_cycles=0)
+            loop = VirtualTimeLoop()
             loop._run_once = functools.partial(counting, loop, loop._run_once)  # type: ignore[attr-defined]
             return loop
 

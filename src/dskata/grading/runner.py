@@ -26,13 +26,10 @@ from dskata.results import CheckResult, check_from_dict
 # A backstop only: every check keeps its own deadline, so a session ends long before.
 SESSION_TIMEOUT_S = 3600.0
 
-# looptime's pytest plugins break fixture setup without pytest-asyncio: graders use
-# looptime through anyio's loop_factory only.
 _INI = """[pytest]
 python_files = test_*.py
 python_functions = test_*
 addopts = -p no:cacheprovider -p no:randomly
-    -p no:looptime_plugin -p no:looptime_chronometers -p no:looptime_timeproxies
 """
 
 
