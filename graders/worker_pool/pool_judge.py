@@ -51,7 +51,11 @@ def describe_job(i: int, job: dict[str, Any]) -> str:
         return f"job {i} ({job['d']:g} s, then raises an ExceptionGroup)"
     if end == "error_now":
         return f"job {i} (raises JobError before its first await)"
-    verb = "raises JobError" if end == "error" else "returns its value"
+    verb = {
+        "error": "raises JobError",
+        "none": "returns None",
+        "self_cancel": "raises a cancellation of its own",
+    }.get(end, "returns its value")
     return f"job {i} ({job['d']:g} s, then {verb})"
 
 
@@ -108,7 +112,7 @@ class Judge:
         self.outer_at = self.scenario.get("outer_cancel_at")
         self.horizon = float(self.scenario.get("horizon", float("inf")))
         # What the pool looked like when the latest submit_nowait was called.
-        self._nowait_state: tuple[bool, bool, bool, float | None] = (False, False, False, None)
+        self._nowait_state: tuple[bool, bool] = (False, False)
         self._judge()
 
     # -- reporting ------------------------------------------------------------
@@ -145,10 +149,6 @@ class Judge:
             for i, s in self.jobs.items()
             if s.call_t is not None and s.accepted_t is None and s.refused is None
         ]
-
-    def full(self) -> bool:
-        """No room by the live count: every worker busy and ``queue_size`` jobs waiting."""
-        return len(self.running) >= self.workers and len(self.queued()) >= self.queue_size
 
     def room(self) -> bool:
         """Room even if every cancelled job that may still hold a queue place does."""
@@ -222,7 +222,12 @@ class Judge:
             s = self.job(i)
             s.accepted_t = t
             self.accepted_in_instant.append(i)
-            if self.closing_t is not None:
+            if self.closing_t is not None and self.cancel_cause == OUTER and t == self.outer_at:
+                # The outer cancellation reaches the pool's own tasks in the same instant
+                # as the block: a worker may free a place before __aexit__ runs. Such a
+                # job must never start and must end cancelled — nothing more can be asked.
+                s.killed_t = t
+            elif self.closing_t is not None:
                 self.fail(CLOSE, t, f"{s.method}({self.job_words(i)}) was accepted after close")
             if s.method == "submit_nowait" and self.blocked():
                 waiting = ", ".join(f"job {j}" for j in self.blocked())
@@ -263,7 +268,7 @@ class Judge:
     def _judge_nowait_room(self, t: float, i: int) -> None:
         """Stores what a submit_nowait at this quiet moment must do; judged on its answer."""
         self.job(i).refused_t = None
-        self._nowait_state = (self.full(), self.room(), bool(self.blocked()), self.closing_t)
+        self._nowait_state = (self.room(), bool(self.blocked()))
 
     def _refused(self, t: float, i: int, name: str) -> None:
         s = self.job(i)
@@ -276,7 +281,7 @@ class Judge:
         if name == "PoolClosed":
             self.fail(QUEUE, t, f"{words} raised PoolClosed although nothing had closed the pool")
         elif name == "WouldBlock" and s.method == "submit_nowait":
-            _, room, waiting, _ = self._nowait_state
+            room, waiting = self._nowait_state
             if room and not waiting:
                 self.fail(
                     QUEUE,
@@ -364,7 +369,9 @@ class Judge:
         for b in self.started_in_instant:
             sb = self.jobs[b]
             for a, sa in self.jobs.items():
-                if a == b or sa.call_t is None or sa.call_t >= (sb.call_t or t):
+                # The director settles after every action, so an earlier call has
+                # been accepted or is waiting for room by the time the next is made.
+                if a == b or sa.call_t is None or sa.call_seq >= sb.call_seq:
                     continue
                 if sa.refused is not None or sa.starts or sa.cancelled_queued_t is not None:
                     continue
@@ -495,9 +502,10 @@ class Judge:
                 self.exit_t,
                 f"tasks of the pool still alive after the block: {self.tasks_left}",
             )
+        exit_tag = {"normal": EXIT, "raise": EXIT_ERROR, "outer": OUTER}[mode]
         for what in self.stuck_after:
             self.fail(
-                CLOSE if what.startswith("close") else EXIT,
+                CLOSE if what.startswith("close") else exit_tag,
                 self.exit_t,
                 f"{what} still waited after the block ended",
             )
@@ -571,6 +579,8 @@ class Judge:
                 want, tag = ["its exception", "its exception (same object)"], ERRORS
             elif s.end_how == "returned a non-awaitable":
                 want, tag = ["TypeError", "TypeError (same object)"], ERRORS
+            elif s.end_how == "cancelled itself":
+                want, tag = ["JobCancelled", "JobCancelled"], ERRORS
             elif s.end_how == "cancelled" or (
                 not s.starts and (s.cancelled_queued_t is not None or s.killed_t is not None)
             ):
@@ -581,6 +591,12 @@ class Judge:
                     tag = self.cancel_cause
                 else:
                     tag = COMPLETE
+            elif (
+                not s.starts
+                and self.cancelling_t is not None
+                and (s.accepted_t or 0) >= self.cancelling_t
+            ):
+                continue  # accepted after the pool cancelled its jobs: said when it was accepted
             elif not s.starts:
                 self.fail(
                     COMPLETE,

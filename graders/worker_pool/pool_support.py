@@ -23,8 +23,12 @@ GAPS = (0, 0, 0, 1, 2, 4)
 # Part 2 keeps the pool busier (longer jobs, fewer workers), so cancellations and
 # closes find jobs queued and submitters waiting.
 LONG_DURATIONS = (1, 2, 3, 5, 8)
-ENDS_PART1 = ("value",) * 6 + ("error",)
-ENDS_FAILING = ("value", "value", "error", "error_now", "not_async", "group")
+# "none" returns None: a pool must not take None for "no result yet".
+ENDS_PART1 = ("value",) * 5 + ("none", "error")
+ENDS_FAILING = ("value", "value", "none", "error", "error_now", "not_async", "group")
+# A job that raises a cancellation of its own making (asyncio.CancelledError; trio's
+# Cancelled cannot be made by hand): it ends with JobCancelled and its worker goes on.
+ENDS_FAILING_ASYNCIO = (*ENDS_FAILING, "self_cancel")
 
 Scenario = dict[str, Any]
 
@@ -35,18 +39,39 @@ def _job(
     return {"d": draw(st.sampled_from(durations)), "end": draw(st.sampled_from(ends))}
 
 
+class _Clock:
+    """Action times: whole-second gaps, each new time at a fraction of its own (the k-th
+    at ``… + 0.01·k``), or the very same time as the action before — jobs started
+    together end together, so two places free up in one instant."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.k = 0
+        self.last: float | None = None
+
+    def next(self, draw: st.DrawFn, *, gap: int | None = None) -> float:
+        if self.last is not None and gap is None and draw(st.integers(0, 3)) == 0:
+            return self.last
+        self.t += draw(st.sampled_from(GAPS)) if gap is None else gap
+        self.k += 1
+        self.last = round(self.t + 0.01 * self.k, 2)
+        return self.last
+
+
 @st.composite
 def part1_scenarios(draw: st.DrawFn, ends: tuple[str, ...] = ENDS_PART1) -> Scenario:
     """Jobs submitted with submit or submit_nowait, then a normal exit once every
     submit has answered."""
     n = draw(st.integers(1, 8))
     jobs = [_job(draw, ends) for _ in range(n)]
+    if draw(st.booleans()):  # one duration for all: jobs started together end together
+        jobs = [{**job, "d": jobs[0]["d"]} for job in jobs]
     actions = []
-    t = 0.0
+    clock = _Clock()
     for i in range(n):
-        t += draw(st.sampled_from(GAPS))
+        at = clock.next(draw)
         method = draw(st.sampled_from(("submit", "submit", "nowait")))
-        actions.append({"t": round(t + 0.01 * (i + 1), 2), "do": method, "job": i})
+        actions.append({"t": at, "do": method, "job": i})
     return {
         "workers": draw(st.integers(1, 3)),
         "queue_size": draw(st.integers(0, 3)),
@@ -79,10 +104,9 @@ def part2_scenarios(draw: st.DrawFn) -> Scenario:
     steps = burst + draw(st.integers(1, 10))
     jobs: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
-    t = 0.0
+    clock = _Clock()
     for k in range(steps):
-        t += 0 if k < burst else draw(st.sampled_from(GAPS))
-        at = round(t + 0.01 * (k + 1), 2)
+        at = clock.next(draw, gap=0 if k < burst else None)
         kind = "submit" if k < burst else draw(st.sampled_from(PART2_KINDS))
         if kind in ("submit", "nowait") or not jobs:
             jobs.append(_job(draw, ENDS_PART1, LONG_DURATIONS))
@@ -90,9 +114,12 @@ def part2_scenarios(draw: st.DrawFn) -> Scenario:
                 {"t": at, "do": kind if kind == "nowait" else "submit", "job": len(jobs) - 1}
             )
         elif kind == "cancel":
-            # Mostly one of the latest jobs: those are the ones still queued.
-            back = draw(st.integers(0, min(2, len(jobs) - 1)))
-            actions.append({"t": at, "do": "cancel", "job": len(jobs) - 1 - back})
+            # Often one of the latest jobs (those are still queued), else any.
+            if draw(st.booleans()):
+                job = len(jobs) - 1 - draw(st.integers(0, min(2, len(jobs) - 1)))
+            else:
+                job = draw(st.integers(0, len(jobs) - 1))
+            actions.append({"t": at, "do": "cancel", "job": job})
         elif kind in ("close", "close_cancel"):
             actions.append({"t": at, "do": "close", "cancel": kind == "close_cancel"})
         else:
@@ -100,7 +127,11 @@ def part2_scenarios(draw: st.DrawFn) -> Scenario:
             break
     outer = None
     if draw(st.booleans()):
-        outer = round(t + draw(st.sampled_from((0, 1, 2, 3, 6))) + 0.01 * (len(actions) + 1), 2)
+        # Any moment: while the body still acts, or while a normal exit waits. Its
+        # fraction is one no action has, so it never meets a job's end either.
+        base = draw(st.sampled_from([0.0] + [a["t"] for a in actions]))
+        late = draw(st.sampled_from((0, 1, 2, 3, 6)))
+        outer = round(int(base) + late + 0.01 * (clock.k + 1), 2)
     return {
         "workers": draw(st.integers(1, 2)),
         "queue_size": draw(st.integers(0, 3)),
@@ -127,8 +158,14 @@ def judged(
     *,
     backend: str = "asyncio",
     seed: int = 0,
+    also_after: str | None = None,
 ) -> Judge:
-    """Plays the scenario, tells it, and fails with the first broken rule among ``tags``."""
+    """Plays the scenario, tells it, and fails with the first broken rule among ``tags``.
+
+    ``also_after`` (an action: "cancel", "close", "raise" or "outer"): part 1's rules
+    broken from the first such action on count too — a pool that runs too many jobs
+    only after a cancellation has a cancellation bug.
+    """
     story.begin()
     trace = play(candidate, scenario, backend=backend, seed=seed)
     events = trace.get("events", [])
@@ -144,7 +181,12 @@ def judged(
             "the pool never became quiet: a task kept running without ever waiting (a busy loop)"
         )
     judge = Judge(scenario, events)
-    broken = judge.of(tags | {CRASH})
+    since = _first(scenario, also_after)
+    broken = [
+        v
+        for v in judge.violations
+        if v.tag in tags or v.tag == CRASH or (v.tag in PART1_TAGS and v.time >= since)
+    ]
     if broken:
         first = broken[0]
         story.say(f"↳ wrong at t={first.time:g}: {first.text}")
@@ -152,12 +194,23 @@ def judged(
     return judge
 
 
+SLEEPING_ENDS = ("value", "none", "error", "group", "self_cancel")  # these sleep first
+
+
+def _first(scenario: Scenario, action: str | None) -> float:
+    """When the first ``action`` happens in the scenario (infinity: never)."""
+    if action == "outer":
+        outer = scenario.get("outer_cancel_at")
+        return float("inf") if outer is None else float(outer)
+    times = [float(a["t"]) for a in scenario["actions"] if a["do"] == action]
+    return min(times, default=float("inf"))
+
+
 def without_failures(scenario: Scenario) -> Scenario:
     """The same scenario with every job returning a value: the twin a failing job is
     compared with."""
     jobs = [
-        {"d": j["d"] if j["end"] in ("value", "error", "group") else 0, "end": "value"}
-        for j in scenario["jobs"]
+        {"d": j["d"] if j["end"] in SLEEPING_ENDS else 0, "end": "value"} for j in scenario["jobs"]
     ]
     return {**scenario, "jobs": jobs}
 
@@ -191,6 +244,7 @@ def errors_stay_in_their_job(
 __all__ = [
     "ALL_TAGS",
     "ENDS_FAILING",
+    "ENDS_FAILING_ASYNCIO",
     "PART1_TAGS",
     "errors_stay_in_their_job",
     "judged",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from pool_judge import BOUND, COMPLETE, EXIT, FIFO, QUEUE, REUSE
 from pool_support import (
-    ENDS_FAILING,
+    ENDS_FAILING_ASYNCIO,
     Scenario,
     errors_stay_in_their_job,
     judged,
@@ -131,7 +131,7 @@ def test_fifo(candidate: Candidate, story: Story, scenario: Scenario) -> None:
     title="A job's exception reaches its Job as the same object, and nothing else",
 )
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(scenario=part1_scenarios(ENDS_FAILING))
+@given(scenario=part1_scenarios(ENDS_FAILING_ASYNCIO))
 @example(
     scenario={
         **_at(

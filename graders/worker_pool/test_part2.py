@@ -45,6 +45,18 @@ CANCEL_BOTH = _scenario(
     {"t": 0.04, "do": "cancel", "job": 1},
     {"t": 2.05, "do": "cancel", "job": 0},
 )
+# Three queued behind a running job; the first of them is cancelled: the other two
+# must still start in their order (a swap-remove from the queue breaks it).
+CANCEL_FRONT = _scenario(
+    1,
+    3,
+    [5, 1, 1, 1],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _submit(0.03, 2),
+    _submit(0.04, 3),
+    {"t": 0.05, "do": "cancel", "job": 1},
+)
 # A running job, a queued one and two submitters waiting for room; then close().
 CLOSE_WAITERS = _scenario(
     1,
@@ -102,8 +114,9 @@ RAISE_BUSY = _scenario(
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(scenario=part2_scenarios())
 @example(scenario=CANCEL_BOTH)
+@example(scenario=CANCEL_FRONT)
 def test_cancel(candidate: Candidate, story: Story, scenario: Scenario) -> None:
-    judged(candidate, story, scenario, frozenset({CANCEL, REUSE}))
+    judged(candidate, story, scenario, frozenset({CANCEL, REUSE}), also_after="cancel")
 
 
 @check(
@@ -119,7 +132,7 @@ def test_cancel(candidate: Candidate, story: Story, scenario: Scenario) -> None:
 @example(scenario=CLOSE_WAITERS)
 @example(scenario=ESCALATE)
 def test_close(candidate: Candidate, story: Story, scenario: Scenario) -> None:
-    judged(candidate, story, scenario, frozenset({CLOSE}))
+    judged(candidate, story, scenario, frozenset({CLOSE}), also_after="close")
 
 
 @check(
@@ -134,7 +147,7 @@ def test_close(candidate: Candidate, story: Story, scenario: Scenario) -> None:
 @given(scenario=part2_scenarios())
 @example(scenario=RAISE_BUSY)
 def test_exit_error(candidate: Candidate, story: Story, scenario: Scenario) -> None:
-    judged(candidate, story, scenario, frozenset({EXIT_ERROR}))
+    judged(candidate, story, scenario, frozenset({EXIT_ERROR}), also_after="raise")
 
 
 @check(
@@ -149,7 +162,7 @@ def test_exit_error(candidate: Candidate, story: Story, scenario: Scenario) -> N
 @given(scenario=part2_scenarios())
 @example(scenario=OUTER_DURING_EXIT)
 def test_outer_cancel(candidate: Candidate, story: Story, scenario: Scenario) -> None:
-    judged(candidate, story, scenario, frozenset({OUTER}))
+    judged(candidate, story, scenario, frozenset({OUTER}), also_after="outer")
 
 
 @check(

@@ -6,7 +6,7 @@ order per scenario (Hypothesis draws the seed), so a failure replays exactly.
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pool_support import (
     ALL_TAGS,
@@ -21,6 +21,18 @@ from pool_support import (
 from dskata.grading import Candidate, Story, check
 
 EXAMPLES = 80
+
+# Two jobs end in the same instant while two submitters wait for room: trio wakes both
+# in a random order, so a pool that lets each woken submitter queue its own job may
+# queue them out of order (found by a review; caught with scheduling seed 1).
+TWO_WAITERS = {
+    "workers": 2,
+    "queue_size": 2,
+    "jobs": [{"d": 1.01, "end": "value"}] + [{"d": 1, "end": "value"}] * 5,
+    "actions": [{"t": round(0.01 * (k + 1), 2), "do": "submit", "job": k} for k in range(6)],
+    "wait_for_submitters": True,
+    "horizon": 10_000.0,
+}
 SEEDS = st.integers(0, 2**16)
 
 
@@ -34,6 +46,7 @@ SEEDS = st.integers(0, 2**16)
 )
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(scenario=part1_scenarios(ENDS_FAILING), seed=SEEDS)
+@example(scenario=TWO_WAITERS, seed=1)
 def test_trio_part1(candidate: Candidate, story: Story, scenario: Scenario, seed: int) -> None:
     judged(candidate, story, scenario, PART1_TAGS, backend="trio", seed=seed)
 

@@ -23,7 +23,7 @@ from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if
 __mutant__ = {
     "mistake": "Workers test for closing before taking queued work, so a normal exit (or close()) cancels the jobs still queued instead of running them.",
     "parts": [1],
-    "catches": ["POOL-EXIT"],
+    "catches": ["POOL-COMPLETE"],
 }
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 __mutant__ = {
     "mistake": "Starts workers + 1 worker tasks, so one job too many runs at once (and the extra idle worker is extra room).",
     "parts": [1],
-    "catches": ["POOL-BOUND", "POOL-QUEUE"],
+    "catches": ["POOL-BOUND"],
 }
 
 T = TypeVar("T")

@@ -169,9 +169,13 @@ class Scenario:
                 )
                 self.log("end", i, "raised")
                 raise self.errors[i]
-            self.values[i] = Value(i)
+            if end == "self_cancel":  # asyncio only: trio's Cancelled cannot be made by hand
+                self.log("end", i, "cancelled itself")
+                raise cancelled()
+            value = None if end == "none" else Value(i)
+            self.values[i] = value  # type: ignore[assignment]
             self.log("end", i, "returned")
-            return self.values[i]
+            return value  # type: ignore[return-value]
 
         return fn
 
