@@ -80,6 +80,17 @@ ESCALATE = _scenario(
     {"t": 2.05, "do": "close", "cancel": True},
     {"t": 2.06, "do": "close", "cancel": False},
 )
+# close(cancel=True), and a plain close() from another task in the same step: the
+# queued jobs must still never start (cancel=True is sticky).
+STICKY = _scenario(
+    1,
+    2,
+    [5, 5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _submit(0.03, 2),
+    {"t": 1.04, "do": "close", "cancel": True, "then_plain": True},
+)
 # The enclosing scope is cancelled while a normal exit waits for the jobs.
 OUTER_DURING_EXIT = _scenario(
     2,
@@ -131,6 +142,7 @@ def test_cancel(candidate: Candidate, story: Story, scenario: Scenario) -> None:
 @given(scenario=part2_scenarios())
 @example(scenario=CLOSE_WAITERS)
 @example(scenario=ESCALATE)
+@example(scenario=STICKY)
 def test_close(candidate: Candidate, story: Story, scenario: Scenario) -> None:
     judged(candidate, story, scenario, frozenset({CLOSE}), also_after="close")
 

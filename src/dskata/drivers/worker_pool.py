@@ -255,10 +255,14 @@ class Scenario:
             elif what == "cancel":
                 self.cancel(action["job"])
             elif what == "close":
-                closes += 1
-                helpers.start_soon(
-                    self.closer, closes, bool(action["cancel"]), name="dskata closer"
-                )
+                # "then_plain": a plain close() from another task in the same step, before
+                # the pool's own tasks have run (cancel=True must stay in force).
+                for cancel in (
+                    bool(action["cancel"]),
+                    *([False] if action.get("then_plain") else []),
+                ):
+                    closes += 1
+                    helpers.start_soon(self.closer, closes, cancel, name="dskata closer")
             elif what == "raise":
                 self.log("raise")
                 self.block_error = BlockError("raised inside the block")
