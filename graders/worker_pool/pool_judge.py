@@ -39,8 +39,8 @@ CANCEL, CLOSE, EXIT_ERROR, OUTER, LEAKS, CRASH = (
 )
 PART1_TAGS = frozenset({BOUND, REUSE, QUEUE, FIFO, ERRORS, COMPLETE, EXIT, CRASH})
 ALL_TAGS = PART1_TAGS | {CANCEL, CLOSE, EXIT_ERROR, OUTER, LEAKS}
-
-FAILING = {"error": "raises JobError", "error_now": "raises JobError before its first await"}
+# How the block must end → the check that owns a wrong ending.
+EXIT_TAGS = {"normal": EXIT, "raise": EXIT_ERROR, "outer": OUTER}
 
 
 def describe_job(i: int, job: dict[str, Any]) -> str:
@@ -73,8 +73,6 @@ class JobState:
     method: str = ""
     accepted_t: float | None = None
     refused: str | None = None
-    refused_t: float | None = None
-    start_t: float | None = None
     starts: int = 0
     end_t: float | None = None
     end_how: str | None = None
@@ -104,7 +102,6 @@ class Judge:
         self.closes: dict[int, dict[str, Any]] = {}
         self.running: set[int] = set()
         self.started_in_instant: list[int] = []
-        self.accepted_in_instant: list[int] = []
         self.outcomes: dict[int, tuple[bool, list[str]]] = {}
         self.scope_caught = False
         self.tasks_left = ""
@@ -156,9 +153,18 @@ class Judge:
             len(self.queued()) + len(self.tombstones) < self.queue_size
         )
 
-    def _kill_queued(self, t: float, cause: str) -> None:
+    def _close_at(self, t: float) -> None:
+        """The pool stops accepting at ``t``, unless it already had."""
         if self.closing_t is None:
             self.closing_t = t
+
+    def _outer_reached(self, t: float) -> None:
+        """From the outer deadline on, the pool is cancelling (the first event there says so)."""
+        if self.outer_at is not None and t >= self.outer_at and self.cancelling_t is None:
+            self._kill_queued(self.outer_at, OUTER)
+
+    def _kill_queued(self, t: float, cause: str) -> None:
+        self._close_at(t)
         if self.cancelling_t is None:
             self.cancelling_t = t
             self.cancel_cause = cause
@@ -211,17 +217,15 @@ class Judge:
             return  # the driver gave up on the block here: said once, as "never ended"
         if after_exit and kind in ("start", "accepted"):
             self.fail(LEAKS, t, f"{self.job_words(i)}: {kind} after the block had ended")
-        if self.outer_at is not None and t >= self.outer_at and self.cancelling_t is None:
-            self._kill_queued(self.outer_at, OUTER)
+        self._outer_reached(t)
         if kind == "call":
             s = self.job(i)
             s.call_t, s.call_seq, s.method = t, seq, detail
-            if detail == "submit_nowait":
-                self._judge_nowait_room(t, i)
+            if detail == "submit_nowait":  # judged on its answer, against the state now
+                self._nowait_state = (self.room(), bool(self.blocked()))
         elif kind == "accepted":
             s = self.job(i)
             s.accepted_t = t
-            self.accepted_in_instant.append(i)
             if self.closing_t is not None and self.cancel_cause == OUTER and t == self.outer_at:
                 # The outer cancellation reaches the pool's own tasks in the same instant
                 # as the block: a worker may free a place before __aexit__ runs. Such a
@@ -246,8 +250,7 @@ class Judge:
             self._cancel(t, i, detail)
         elif kind == "close":
             self.closes[i] = {"t": t, "cancel": detail == "cancel", "returned": None}
-            if self.closing_t is None:
-                self.closing_t = t
+            self._close_at(t)
             if detail == "cancel":
                 self._kill_queued(t, CLOSE)
         elif kind == "closed":
@@ -257,22 +260,14 @@ class Judge:
             self.closes[i]["returned"] = t
         elif kind == "raise":
             self.raise_t = t
-            if self.closing_t is None:
-                self.closing_t = t
             self._kill_queued(t, EXIT_ERROR)
         elif kind == "leave":
             self.leave_t = t
-            if self.closing_t is None:
-                self.closing_t = t
-
-    def _judge_nowait_room(self, t: float, i: int) -> None:
-        """Stores what a submit_nowait at this quiet moment must do; judged on its answer."""
-        self.job(i).refused_t = None
-        self._nowait_state = (self.room(), bool(self.blocked()))
+            self._close_at(t)
 
     def _refused(self, t: float, i: int, name: str) -> None:
         s = self.job(i)
-        s.refused, s.refused_t = name, t
+        s.refused = name
         words = f"{s.method}({self.job_words(i)})"
         if self.closing_t is not None:
             if name != "PoolClosed":
@@ -304,7 +299,6 @@ class Judge:
         if s.starts > 1:
             self.fail(COMPLETE, t, f"{words} started a second time")
             return
-        s.start_t = t
         self.started_in_instant.append(i)
         if s.refused is not None:
             self.fail(COMPLETE, t, f"{words} started although its {s.method} raised {s.refused}")
@@ -363,8 +357,7 @@ class Judge:
 
     def _end_of_instant(self, t: float, *, exiting: bool = False) -> None:
         """The rules about quiet moments, judged on the state at the end of instant ``t``."""
-        if self.outer_at is not None and t >= self.outer_at and self.cancelling_t is None:
-            self._kill_queued(self.outer_at, OUTER)
+        self._outer_reached(t)
         # Order: b started while a, called before it and still owed a start, waited.
         for b in self.started_in_instant:
             sb = self.jobs[b]
@@ -384,7 +377,6 @@ class Judge:
                     f"still waited",
                 )
         self.started_in_instant.clear()
-        self.accepted_in_instant.clear()
         if exiting:
             return
         queued = self.queued()
@@ -416,7 +408,6 @@ class Judge:
                 f"in the queue: a free worker must take it at once",
             )
         for i in self.blocked():
-            s = self.jobs[i]
             if self.closing_t is not None and t >= self.closing_t:
                 self.fail(
                     CLOSE,
@@ -429,7 +420,6 @@ class Judge:
                     t,
                     f"submit({self.job_words(i)}) waited although there was room ({self._load_words()})",
                 )
-            del s
         if len(self.running) < self.workers:
             self.tombstones.clear()
 
@@ -454,17 +444,17 @@ class Judge:
             self.fail(CRASH, self.events[-1][0] if self.events else 0.0, "the block never ended")
             return
         mode, when = self._expected_exit()
-        horizon = self.horizon
-        if self.exit_t >= horizon:
+        exit_tag = EXIT_TAGS[mode]
+        if self.exit_t >= self.horizon:
             waiting = [
                 self.job_words(i)
                 for i, s in sorted(self.jobs.items())
                 if s.accepted_t is not None and self._done_time(s) is None
             ]
             self.fail(
-                {"normal": EXIT, "raise": EXIT_ERROR, "outer": OUTER}[mode],
+                exit_tag,
                 self.exit_t,
-                f"the block never ended: still waiting at t={horizon:g}"
+                f"the block never ended: still waiting at t={self.horizon:g}"
                 + (f" for {', '.join(waiting)}" if waiting else ""),
             )
             return
@@ -475,12 +465,6 @@ class Judge:
                     self.exit_t,
                     f"the exception raised in the block left it as {self.exit_detail}",
                 )
-            if when is not None and self.exit_t > when:
-                self.fail(
-                    EXIT_ERROR,
-                    self.exit_t,
-                    f"the block ended only at t={self.exit_t:g}, not at once",
-                )
         elif mode == "outer":
             if self.exit_detail != "a cancellation":
                 self.fail(
@@ -490,19 +474,18 @@ class Judge:
                 )
             elif not self.scope_caught:
                 self.fail(OUTER, self.exit_t, "the enclosing scope did not catch its cancellation")
-            if when is not None and self.exit_t > when:
-                self.fail(
-                    OUTER, self.exit_t, f"the block ended only at t={self.exit_t:g}, not at once"
-                )
         else:
             self._judge_normal_exit()
+        if when is not None and self.exit_t > when:  # raise and outer: at once
+            self.fail(
+                exit_tag, self.exit_t, f"the block ended only at t={self.exit_t:g}, not at once"
+            )
         if self.tasks_left:
             self.fail(
                 LEAKS,
                 self.exit_t,
                 f"tasks of the pool still alive after the block: {self.tasks_left}",
             )
-        exit_tag = {"normal": EXIT, "raise": EXIT_ERROR, "outer": OUTER}[mode]
         for what in self.stuck_after:
             self.fail(
                 CLOSE if what.startswith("close") else exit_tag,
@@ -510,7 +493,7 @@ class Judge:
                 f"{what} still waited after the block ended",
             )
         self._judge_closes()
-        self._judge_outcomes(mode)
+        self._judge_outcomes(exit_tag)
 
     def _judge_normal_exit(self) -> None:
         assert self.exit_t is not None
@@ -539,7 +522,7 @@ class Judge:
     def _judge_closes(self) -> None:
         assert self.exit_t is not None
         accepted = [s for s in self.jobs.values() if s.accepted_t is not None or s.starts]
-        for _, c in sorted(self.closes.items()):
+        for c in self.closes.values():
             if c["returned"] is None:
                 continue  # reported as stuck
             dones = [self._done_time(s) for s in accepted if (s.accepted_t or 0) <= c["t"]]
@@ -560,9 +543,8 @@ class Judge:
                     f"{what} called at t={c['t']:g} returned only at t={c['returned']:g}; every job had ended at t={expected:g}",
                 )
 
-    def _judge_outcomes(self, mode: str) -> None:
+    def _judge_outcomes(self, exit_tag: str) -> None:
         assert self.exit_t is not None
-        exit_tag = {"normal": EXIT, "raise": EXIT_ERROR, "outer": OUTER}[mode]
         for i, s in sorted(self.jobs.items()):
             if s.accepted_t is None and not s.starts:
                 continue
@@ -585,12 +567,8 @@ class Judge:
                 not s.starts and (s.cancelled_queued_t is not None or s.killed_t is not None)
             ):
                 want = ["JobCancelled", "JobCancelled"]
-                if s.cancelled_queued_t is not None or s.cancel_asked_t is not None:
-                    tag = CANCEL
-                elif s.killed_t is not None or s.end_how == "cancelled":
-                    tag = self.cancel_cause
-                else:
-                    tag = COMPLETE
+                asked = s.cancelled_queued_t is not None or s.cancel_asked_t is not None
+                tag = CANCEL if asked else self.cancel_cause
             elif (
                 not s.starts
                 and self.cancelling_t is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
-from pool_judge import ALL_TAGS, CRASH, PART1_TAGS, Judge, describe_job, tell
+from pool_judge import ALL_TAGS, CRASH, ERRORS, PART1_TAGS, Judge, describe_job, tell
 
 from dskata.grading import Candidate, Story
 
@@ -220,14 +220,12 @@ def errors_stay_in_their_job(
 ) -> None:
     """Rule 4 by comparison: whatever rule the pool keeps when every job succeeds, it
     keeps when some fail — and each failure reaches its Job as the very same object."""
-    judge = judged(candidate, story, scenario, frozenset({"errors"}), backend=backend, seed=seed)
+    judge = judged(candidate, story, scenario, frozenset({ERRORS}), backend=backend, seed=seed)
     broken = judge.of(PART1_TAGS)
     if not broken:
         return
-    twin = Judge(
-        without_failures(scenario),
-        play(candidate, without_failures(scenario), backend=backend, seed=seed)["events"],
-    )
+    succeeding = without_failures(scenario)
+    twin = Judge(succeeding, play(candidate, succeeding, backend=backend, seed=seed)["events"])
     if twin.of(PART1_TAGS):
         return  # the pool breaks that rule without any failing job: another check's business
     failing = [describe_job(i, j) for i, j in enumerate(scenario["jobs"]) if j["end"] != "value"]

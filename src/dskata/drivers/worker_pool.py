@@ -111,7 +111,7 @@ class Scenario:
         self.spec = spec
         self.events: list[list[Any]] = []
         self.jobs_of: dict[int, Any] = {}  # job index → the candidate's Job
-        self.values: dict[int, Value] = {}
+        self.values: dict[int, Value | None] = {}
         self.errors: dict[int, BaseException] = {}
         self.fatal: BaseException | None = None  # NotImplementedError and the like
         self.t0 = 0.0
@@ -145,7 +145,7 @@ class Scenario:
 
             return plain
 
-        async def fn(*args: Any) -> Value:
+        async def fn(*args: Any) -> Value | None:
             self.log("start", i)
             if end == "error_now":
                 self.errors[i] = JobError(f"job {i} failed at once")
@@ -173,9 +173,9 @@ class Scenario:
                 self.log("end", i, "cancelled itself")
                 raise cancelled()
             value = None if end == "none" else Value(i)
-            self.values[i] = value  # type: ignore[assignment]
+            self.values[i] = value
             self.log("end", i, "returned")
-            return value  # type: ignore[return-value]
+            return value
 
         return fn
 
@@ -472,7 +472,7 @@ class Driver:
         class TooBusy(Exception):
             pass
 
-        def counting(loop: asyncio.AbstractEventLoop, original: Callable[[], None]) -> None:
+        def counting(original: Callable[[], None]) -> None:
             if counts["counting"]:
                 counts["iterations"] += 1
                 if counts["iterations"] > IDLE_CAP and not counts["stopped"]:
@@ -482,7 +482,7 @@ class Driver:
 
         def factory() -> asyncio.AbstractEventLoop:
             loop = VirtualTimeLoop()
-            loop._run_once = functools.partial(counting, loop, loop._run_once)  # type: ignore[attr-defined]
+            loop._run_once = functools.partial(counting, loop._run_once)  # type: ignore[attr-defined]
             return loop
 
         async def warm(pool: Any) -> None:
@@ -513,8 +513,7 @@ class Driver:
                 await warm(pool)
                 cpu = time.process_time()
                 await anyio.sleep(0.3)
-                used = time.process_time() - cpu
-                return used
+                return time.process_time() - cpu
 
         result["cpu_s"] = anyio.run(real, backend="asyncio")
         return result
