@@ -16,17 +16,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graders" / "worker_pool"))
 
 from pool_judge import Judge
+from pool_support import returning, scenario
 
 
-def _scenario(workers: int, queue_size: int, jobs: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "workers": workers,
-        "queue_size": queue_size,
-        "jobs": [{"d": 1, "end": "value"} for _ in range(jobs)],
-        "actions": [],
-        "horizon": 10_000.0,
-        **extra,
-    }
+def _scenario(workers: int, queue_size: int, jobs: int) -> dict[str, Any]:
+    """Jobs of 1 s; the events below are written by hand, so no actions are needed."""
+    return scenario(workers, queue_size, returning(*[1] * jobs), [])
 
 
 def _tail(exit_t: float, jobs: dict[int, str]) -> list[list[Any]]:

@@ -33,6 +33,33 @@ ENDS_FAILING_ASYNCIO = (*ENDS_FAILING, "self_cancel")
 Scenario = dict[str, Any]
 
 
+def scenario(
+    workers: int,
+    queue_size: int,
+    jobs: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    *,
+    outer_cancel_at: float | None = None,
+    wait_for_submitters: bool = False,
+) -> Scenario:
+    """A scenario as the driver plays it. ``wait_for_submitters``: the body waits until
+    every submit has answered before it leaves the block (nobody waits for room at exit)."""
+    return {
+        "workers": workers,
+        "queue_size": queue_size,
+        "jobs": jobs,
+        "actions": actions,
+        "outer_cancel_at": outer_cancel_at,
+        "wait_for_submitters": wait_for_submitters,
+        "horizon": HORIZON_S,
+    }
+
+
+def returning(*durations: float) -> list[dict[str, Any]]:
+    """Jobs that sleep the given seconds, then return their value."""
+    return [{"d": d, "end": "value"} for d in durations]
+
+
 def _job(
     draw: st.DrawFn, ends: tuple[str, ...], durations: tuple[int, ...] = DURATIONS
 ) -> dict[str, Any]:
@@ -72,14 +99,9 @@ def part1_scenarios(draw: st.DrawFn, ends: tuple[str, ...] = ENDS_PART1) -> Scen
         at = clock.next(draw)
         method = draw(st.sampled_from(("submit", "submit", "nowait")))
         actions.append({"t": at, "do": method, "job": i})
-    return {
-        "workers": draw(st.integers(1, 3)),
-        "queue_size": draw(st.integers(0, 3)),
-        "jobs": jobs,
-        "actions": actions,
-        "wait_for_submitters": True,
-        "horizon": HORIZON_S,
-    }
+    return scenario(
+        draw(st.integers(1, 3)), draw(st.integers(0, 3)), jobs, actions, wait_for_submitters=True
+    )
 
 
 PART2_KINDS = (
@@ -132,14 +154,9 @@ def part2_scenarios(draw: st.DrawFn) -> Scenario:
         base = draw(st.sampled_from([0.0] + [a["t"] for a in actions]))
         late = draw(st.sampled_from((0, 1, 2, 3, 6)))
         outer = round(int(base) + late + 0.01 * (clock.k + 1), 2)
-    return {
-        "workers": draw(st.integers(1, 2)),
-        "queue_size": draw(st.integers(0, 3)),
-        "jobs": jobs,
-        "actions": actions,
-        "outer_cancel_at": outer,
-        "horizon": HORIZON_S,
-    }
+    return scenario(
+        draw(st.integers(1, 2)), draw(st.integers(0, 3)), jobs, actions, outer_cancel_at=outer
+    )
 
 
 def play(
@@ -249,4 +266,6 @@ __all__ = [
     "part1_scenarios",
     "part2_scenarios",
     "play",
+    "returning",
+    "scenario",
 ]

@@ -14,6 +14,8 @@ from pool_support import (
     errors_stay_in_their_job,
     judged,
     part1_scenarios,
+    returning,
+    scenario,
 )
 
 from dskata.grading import Candidate, Story, check
@@ -23,14 +25,9 @@ EXAMPLES = 80
 
 def _at(*moves: tuple[float, str], workers: int, queue_size: int, d: float = 1) -> Scenario:
     """A hand-written scenario: (time, "submit" | "nowait") per job, every job ``d`` s."""
-    return {
-        "workers": workers,
-        "queue_size": queue_size,
-        "jobs": [{"d": d, "end": "value"} for _ in moves],
-        "actions": [{"t": t, "do": how, "job": i} for i, (t, how) in enumerate(moves)],
-        "wait_for_submitters": True,
-        "horizon": 10_000.0,
-    }
+    actions = [{"t": t, "do": how, "job": i} for i, (t, how) in enumerate(moves)]
+    jobs = returning(*[d] * len(moves))
+    return scenario(workers, queue_size, jobs, actions, wait_for_submitters=True)
 
 
 # The statement's example: workers=2, queue_size=1, jobs of 1 s.

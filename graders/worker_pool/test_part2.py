@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import example, given, settings
 from pool_judge import CANCEL, CLOSE, EXIT_ERROR, LEAKS, OUTER, REUSE
-from pool_support import Scenario, judged, part2_scenarios
+from pool_support import Scenario, judged, part2_scenarios, returning, scenario
 
 from dskata.grading import Candidate, Story, check
 
@@ -20,14 +20,9 @@ def _scenario(
     *actions: dict[str, Any],
     outer: float | None = None,
 ) -> Scenario:
-    return {
-        "workers": workers,
-        "queue_size": queue_size,
-        "jobs": [{"d": d, "end": "value"} for d in durations],
-        "actions": list(actions),
-        "outer_cancel_at": outer,
-        "horizon": 10_000.0,
-    }
+    return scenario(
+        workers, queue_size, returning(*durations), list(actions), outer_cancel_at=outer
+    )
 
 
 def _submit(t: float, job: int) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from pool_support import (
     judged,
     part1_scenarios,
     part2_scenarios,
+    returning,
+    scenario,
 )
 
 from dskata.grading import Candidate, Story, check
@@ -25,14 +27,13 @@ EXAMPLES = 80
 # Two jobs end in the same instant while two submitters wait for room: trio wakes both
 # in a random order, so a pool that lets each woken submitter queue its own job may
 # queue them out of order (found by a review; caught with scheduling seed 1).
-TWO_WAITERS = {
-    "workers": 2,
-    "queue_size": 2,
-    "jobs": [{"d": 1.01, "end": "value"}] + [{"d": 1, "end": "value"}] * 5,
-    "actions": [{"t": round(0.01 * (k + 1), 2), "do": "submit", "job": k} for k in range(6)],
-    "wait_for_submitters": True,
-    "horizon": 10_000.0,
-}
+TWO_WAITERS = scenario(
+    2,
+    2,
+    returning(1.01, 1, 1, 1, 1, 1),
+    [{"t": round(0.01 * (k + 1), 2), "do": "submit", "job": k} for k in range(6)],
+    wait_for_submitters=True,
+)
 SEEDS = st.integers(0, 2**16)
 
 
