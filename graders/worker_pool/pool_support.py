@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from pool_judge import ALL_TAGS, CRASH, ERRORS, PART1_TAGS, Judge, describe_job, tell
+from pool_timeline import draw
 
 from dskata.grading import Candidate, Story
 
@@ -192,6 +193,7 @@ def judged(
         story.say(f"backend: {backend} (scheduling seed {seed})")
     for line in tell(scenario, events):
         story.say(line)
+    story.draw(draw(scenario, events, None))
     if "never_quiet" in trace:
         story.say("↳ wrong: the pool never became quiet: some task kept running without waiting")
         raise AssertionError(
@@ -207,6 +209,7 @@ def judged(
     if broken:
         first = broken[0]
         story.say(f"↳ wrong at t={first.time:g}: {first.text}")
+        story.draw(draw(scenario, events, first))
         raise AssertionError(f"t={first.time:g}: {first.text}")
     return judge
 
@@ -248,6 +251,7 @@ def errors_stay_in_their_job(
     failing = [describe_job(i, j) for i, j in enumerate(scenario["jobs"]) if j["end"] != "value"]
     first = broken[0]
     story.say(f"↳ wrong at t={first.time:g}: {first.text}")
+    story.draw(draw(judge.scenario, judge.events, first))
     story.say(
         f"↳ with every job succeeding instead, no rule breaks: the failure of {', '.join(failing)} did this"
     )

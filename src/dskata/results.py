@@ -42,6 +42,48 @@ STATUS_WORDS: dict[str, str] = {
 }
 
 
+SPAN_KINDS: tuple[str, ...] = ("running", "queued", "waiting", "holding", "other")
+MARK_KINDS: tuple[str, ...] = ("event", "ok", "error", "fault", "wrong")
+
+
+@dataclass
+class Span:
+    """Something that lasted on one lane: a job running, a caller waiting for room."""
+
+    lane: int
+    start: float
+    end: float
+    kind: str = "running"  # one of SPAN_KINDS: how the report draws it
+    label: str = ""
+
+
+@dataclass
+class Mark:
+    """Something that happened at one moment; ``lane`` None: it concerns every lane."""
+
+    t: float
+    label: str
+    kind: str = "event"  # one of MARK_KINDS; "wrong" is where a rule broke
+    lane: int | None = None
+
+
+@dataclass
+class Timeline:
+    """The shrunk counterexample drawn as lanes over time, for the report's diagram.
+
+    Optional structured evidence a grader fills beside its story (``Story.draw``):
+    one lane per actor (a job, a thread, a process), spans for what lasted, marks
+    for what happened at an instant. ``unit`` names the x axis ("s" of virtual time,
+    or "step" when only the order is known).
+    """
+
+    lanes: list[str]
+    spans: list[Span] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
+    unit: str = "s"
+    title: str = ""
+
+
 @dataclass
 class Evidence:
     """Why a check did not pass, told for a human."""
@@ -52,6 +94,7 @@ class Evidence:
     reproduce_blob: str | None = None
     fault_schedule: str | None = None
     log_excerpt: str | None = None
+    timeline: Timeline | None = None
 
 
 @dataclass
@@ -106,9 +149,26 @@ class Report:
         return [c for c in self.checks if c.status != "passed"]
 
 
+def timeline_from_dict(data: dict[str, Any]) -> Timeline:
+    """Rebuilds a Timeline from its JSON form."""
+    return Timeline(
+        **{
+            **data,
+            "spans": [Span(**s) for s in data.get("spans", [])],
+            "marks": [Mark(**m) for m in data.get("marks", [])],
+        }
+    )
+
+
+def evidence_from_dict(data: dict[str, Any]) -> Evidence:
+    """Rebuilds Evidence from its JSON form; reports from before ``timeline`` lack it."""
+    timeline = data.get("timeline")
+    return Evidence(**{**data, "timeline": timeline_from_dict(timeline) if timeline else None})
+
+
 def check_from_dict(data: dict[str, Any]) -> CheckResult:
     """Rebuilds a CheckResult from its JSON form (``asdict`` of one)."""
-    evidence = Evidence(**data["evidence"]) if data["evidence"] else None
+    evidence = evidence_from_dict(data["evidence"]) if data["evidence"] else None
     return CheckResult(**{**data, "evidence": evidence})
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from dskata.catalog import DIMENSIONS
+from dskata.results import Timeline
 from dskata.sandbox.child import Child, Reply, raise_for_raised
 from dskata.sandbox.faults import CandidateFault
 
@@ -46,14 +47,24 @@ def check(
 
 @dataclass
 class Story:
-    """The plain-words account of one example: what was asked, what came back."""
+    """The plain-words account of one example: what was asked, what came back.
+
+    A check may also ``draw`` the example as a ``Timeline`` (lanes over time); the
+    report shows it as a diagram beside the words. Words stay the primary evidence.
+    """
 
     lines: list[str] = field(default_factory=list)
     limit: int = 60
+    timeline: Timeline | None = None
 
     def begin(self) -> None:
         """Starts a new example (Hypothesis runs many; the last one is the shrunk failure)."""
         self.lines.clear()
+        self.timeline = None
+
+    def draw(self, timeline: Timeline) -> None:
+        """Sets the diagram of this example (the latest call wins)."""
+        self.timeline = timeline
 
     def say(self, line: str) -> None:
         if len(self.lines) < self.limit:

@@ -280,6 +280,7 @@ def _evidence(exc: BaseException, state: _CheckState | None, status: Status) -> 
         counterexample=counter or None,
         reproduce_blob=blob,
         log_excerpt=next((log for log in logs if log), None),
+        timeline=state.story.timeline if state else None,
     )
 
 
