@@ -14,13 +14,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 import dskata
 from dskata.catalog import all_exercises, get_exercise, parse_parts
-from dskata.errors import DskataError
+from dskata.errors import DskataError, UsageError
 from dskata.grade import GradeRequest, grade
-from dskata.report import print_summary
-from dskata.seeds import new_profile
+from dskata.report import REPORT_FILES, print_summary
+from dskata.seeds import load_profile, new_profile
 from dskata.workspace import start_workspace
 
 console = Console(stderr=True)
@@ -68,31 +69,47 @@ def start(slug: str, directory: Path, parts: str | None) -> None:
 
 
 @main.command("grade")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--exercise", "exercise", help="exercise slug (required for a bare module file)")
 @click.option("--parts", help="parts to grade, e.g. 1,2 (default: the workspace's own)")
 @click.option("--seeds", default="default", show_default=True, help="seed profile name or file")
 @click.option("--check", "checks", multiple=True, help="grade only this check id (repeatable)")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="report folder")
 @click.option("--quiet", is_flag=True, help="print only where the reports are")
+@click.option(
+    "--batch",
+    "batch_dir",
+    type=click.Path(path_type=Path),
+    help="grade every submission in this folder (sub-folders, .zip, .tar.gz, .py), then compare",
+)
+@click.option("--jobs", default=2, show_default=True, help="with --batch: gradings run at once")
 def grade_command(
-    path: Path,
+    path: Path | None,
     exercise: str | None,
     parts: str | None,
     seeds: str,
     checks: tuple[str, ...],
     out_dir: Path | None,
     quiet: bool,
+    batch_dir: Path | None,
+    jobs: int,
 ) -> None:
-    """Grade a submission: a workspace folder, a .zip/.tar.gz of one, or a module file."""
+    """Grade a submission: a workspace folder, a .zip/.tar.gz of one, or a module file.
+
+    With --batch DIR, grade every submission in DIR into OUT/<label>/ (OUT defaults to
+    DIR-reports next to DIR), skipping those whose reports are up to date, and write
+    the committee comparison OUT/compare.{html,md,csv}.
+    """
+    if (path is None) == (batch_dir is None):
+        _fail(UsageError("give either a submission PATH or --batch DIR (not both)"))
     try:
+        parsed = parse_parts(parts) if parts else None
+        if batch_dir is not None:
+            _grade_batch(batch_dir, exercise, parsed, seeds, checks, out_dir, jobs, quiet)
+            return
+        assert path is not None
         request = GradeRequest(
-            path=path,
-            exercise=exercise,
-            parts=parse_parts(parts) if parts else None,
-            seeds=seeds,
-            checks=checks,
-            out=out_dir,
+            path=path, exercise=exercise, parts=parsed, seeds=seeds, checks=checks, out=out_dir
         )
         with _progress(quiet) as on_event:
             graded = grade(request, progress=on_event)
@@ -100,10 +117,70 @@ def grade_command(
         _fail(error)
     if not quiet:
         print_summary(graded.report, out)
-    out.print(f"Reports: {graded.out_dir}/report.{{json,md,html}}")
+    out.print(f"Reports: {graded.out_dir}/ ({', '.join(REPORT_FILES)})", soft_wrap=True)
     if graded.report.infra_error:
         console.print(f"[bold red]infra error (the kit's fault):[/] {graded.report.infra_error}")
         sys.exit(3)
+
+
+def _grade_batch(
+    folder: Path,
+    exercise: str | None,
+    parts: tuple[int, ...] | None,
+    seeds: str,
+    checks: tuple[str, ...],
+    out_dir: Path | None,
+    jobs: int,
+    quiet: bool,
+) -> None:
+    from dskata.batch import BatchRequest, run_batch  # imported late: only --batch needs it
+    from dskata.cli_batch import BatchProgress, print_batch_summary
+
+    if jobs < 1:
+        raise UsageError(f"--jobs={jobs} must be at least 1")
+    load_profile(seeds)  # a bad --seeds is one usage error, not one per submission
+    request = BatchRequest(
+        folder=folder,
+        out=out_dir or folder.resolve().parent / f"{folder.resolve().name}-reports",
+        exercise=exercise,
+        parts=parts,
+        seeds=seeds,
+        checks=checks,
+        jobs=jobs,
+    )
+    with BatchProgress(console, quiet=quiet) as progress:
+        result = run_batch(request, progress)
+    print_batch_summary(result, out, request.out)
+    sys.exit(result.exit_code)
+
+
+@main.command("compare")
+@click.argument("reports", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="folder that receives compare.html, compare.md and compare.csv",
+)
+@click.option("--force", is_flag=True, help="compare reports of different exercises anyway")
+def compare_command(reports: tuple[Path, ...], out_dir: Path, force: bool) -> None:
+    """Compare candidates: REPORT... are report.json files (or folders holding one)."""
+    from dskata.report import compare
+
+    paths = [p / "report.json" if p.is_dir() else p for p in reports]
+    try:
+        comparison = compare.build(compare.load_all(paths), force=force, out_dir=out_dir)
+        files = compare.write_compare(comparison, out_dir)
+    except DskataError as error:
+        _fail(error)
+    for warning in comparison.warnings:
+        console.print(Text.assemble(("WARNING: ", "bold black on yellow"), " ", warning))
+    out.print(
+        f"Compared {len(comparison.rows)} reports: " + ", ".join(str(f) for f in files),
+        soft_wrap=True,
+    )
 
 
 class _progress:

@@ -20,7 +20,7 @@ import dskata
 from dskata.catalog import NOT_MEASURED, Exercise
 from dskata.errors import UsageError
 from dskata.grading.runner import RunOutcome, run_checks
-from dskata.report import write_all
+from dskata.report import REPORT_FILES, InvalidReport, load_report, write_all
 from dskata.results import Report
 from dskata.scoring import score, settle
 from dskata.seeds import SeedProfile, load_profile
@@ -44,6 +44,7 @@ class Graded:
     report: Report
     out_dir: Path
     files: list[Path]
+    reused: bool = False  # the reports in out_dir were up to date: nothing was graded
 
 
 def default_out_dir(path: Path, label: str) -> Path:
@@ -69,14 +70,25 @@ def replay_command(
     return shlex.join(words)
 
 
-def grade(request: GradeRequest, progress: Progress | None = None) -> Graded:
-    """Grades one submission and writes report.json/.md/.html; returns where they went."""
+def grade(
+    request: GradeRequest, progress: Progress | None = None, *, reuse: bool = False
+) -> Graded:
+    """Grades one submission and writes its report files; returns where they went.
+
+    ``reuse``: when the out folder already holds an up-to-date report of this very
+    submission (see ``up_to_date``), return it without grading (batch resume).
+    """
     profile = load_profile(request.seeds)
     with tempfile.TemporaryDirectory(prefix="dskata-grade-") as tmp:
         scratch = Path(tmp)
         staged = stage_submission(request.path, scratch, exercise_slug=request.exercise)
         exercise = staged.exercise
         parts = exercise.check_parts(request.parts or staged.parts)
+        out_dir = request.out or default_out_dir(request.path, staged.label)
+        if reuse:
+            existing = up_to_date(out_dir, staged, parts, profile, request.checks)
+            if existing is not None:
+                return Graded(existing, out_dir, [out_dir / n for n in REPORT_FILES], reused=True)
         started = time.monotonic()
         try:
             outcome = run_checks(
@@ -94,8 +106,41 @@ def grade(request: GradeRequest, progress: Progress | None = None) -> Graded:
         except Exception as exc:  # the kit failed: still write a report that says so
             outcome = RunOutcome([], "unknown", f"{type(exc).__name__}: {exc}")
         report = build_report(staged, parts, profile, outcome, time.monotonic() - started)
-    out_dir = request.out or default_out_dir(request.path, staged.label)
+        if request.checks:  # a narrowed grading is not the full one (batch resume asks)
+            report.extra["only_checks"] = sorted(set(request.checks))
     return Graded(report, out_dir, write_all(report, out_dir))
+
+
+def up_to_date(
+    out_dir: Path,
+    staged: Staged,
+    parts: tuple[int, ...],
+    profile: SeedProfile,
+    checks: tuple[str, ...] = (),
+) -> Report | None:
+    """Returns the report in ``out_dir`` if grading again would give the same one, else None.
+
+    Same means: this kit version, the same exercise and version, submission sha256,
+    seed profile sha256, parts and checks, every report file present, and no infra
+    error (a kit failure is always worth a retry). Anything unreadable is "not up to date".
+    """
+    if not all((out_dir / name).is_file() for name in REPORT_FILES):
+        return None
+    try:
+        report = load_report(out_dir / "report.json")
+    except InvalidReport:
+        return None
+    same = (
+        report.kit_version == dskata.__version__
+        and report.exercise == staged.exercise.slug
+        and report.exercise_version == staged.exercise.version
+        and report.submission_sha256 == staged.sha256
+        and report.seed_profile_sha256 == profile.sha256
+        and report.parts == list(parts)
+        and report.extra.get("only_checks", []) == sorted(set(checks))
+        and report.infra_error is None
+    )
+    return report if same else None
 
 
 def build_report(

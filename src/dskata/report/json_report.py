@@ -62,8 +62,13 @@ def _validator() -> Draft202012Validator:
 def validate(data: dict[str, Any]) -> None:
     """Checks a ``report.json`` document; raises InvalidReport listing what is wrong."""
     version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        # Clearer than "1 was expected" for the one mismatch people will hit.
+        raise InvalidReport(
+            f"report has schema_version {version}, written by a newer dskata; this kit "
+            f"reads version {SCHEMA_VERSION}: upgrade dskata to read it"
+        )
     if isinstance(version, int) and version != SCHEMA_VERSION:
-        # A clearer message than "1 was expected" for the one mismatch people will hit.
         raise InvalidReport(
             f"report has schema_version {version}; this kit reads version {SCHEMA_VERSION}"
         )
@@ -104,6 +109,11 @@ def load_report(path: Path) -> Report:
         raise InvalidReport(f"{path} is not a JSON report: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidReport(f"{path} is not a JSON report: the top level is not an object")
+    if "schema_version" not in data or "checks" not in data:
+        raise InvalidReport(
+            f"{path} is not a dskata report (no schema_version or checks); "
+            "give the report.json that dskata grade wrote"
+        )
     try:
         validate(data)
     except InvalidReport as exc:

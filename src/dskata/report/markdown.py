@@ -1,4 +1,9 @@
-"""``report.md``: the one-page report an interviewer reads, from ``templates/report.md.j2``."""
+"""``report.md``: the one-page report an interviewer reads, from ``templates/report.md.j2``.
+
+Plain GitHub-flavoured Markdown (tables, lists, fences; no HTML), so it can be pasted
+into a hiring tool. Links to a failed check use the anchor renderers give a heading
+that is just the check id.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ from dskata.results import Report
 
 def render_markdown(report: Report) -> str:
     """Returns the Markdown report; the same Report always gives the same text."""
-    return _templates.render(_environment(), "report.md.j2", report)
+    return _templates.render(
+        _environment(), "report.md.j2", report, sections=_templates.MD_SECTIONS
+    )
 
 
 def fence(text: str) -> str:
