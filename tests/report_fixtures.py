@@ -69,6 +69,35 @@ RACE = Timeline(
 )
 
 
+EXERCISE = Exercise(
+    slug="rate_limiter",
+    title="Rate limiter",
+    version="1.2.0",
+    module="rate_limiter.py",
+    summary="",
+    parts=(Part(1, "Local", 30), Part(2, "Distributed", 30)),
+    rubric={"Distributed system design (failure handling)": Threshold(0.5, 0.75)},
+)
+
+
+def with_statuses(report: Report, **statuses: Status) -> Report:
+    """``report`` with some checks' statuses changed (``RL_THREADS="passed"``), rescored."""
+    for check in report.checks:
+        status = statuses.get(check.id.replace("-", "_"))
+        if status is not None:
+            check.status = status
+            check.points = check.max_points if status == "passed" else 0.0
+            if status == "passed":
+                check.evidence = None
+    scored = score(report.checks, EXERCISE)
+    report.score, report.dimensions, report.scorecard = (
+        scored.score,
+        scored.dimensions,
+        scored.scorecard,
+    )
+    return report
+
+
 def make_report(infra_error: str | None = None, submission: str = "alice") -> Report:
     """A synthetic grading: two passes, a failure with a story, a timeout, a stub left alone."""
     checks = [
@@ -109,15 +138,7 @@ def make_report(infra_error: str | None = None, submission: str = "alice") -> Re
         ),
         _check("RL-TESTS", "Your tests kill the known mutants", 1, "testing", 2, "not_attempted"),
     ]
-    exercise = Exercise(
-        slug="rate_limiter",
-        title="Rate limiter",
-        version="1.2.0",
-        module="rate_limiter.py",
-        summary="",
-        parts=(Part(1, "Local", 30), Part(2, "Distributed", 30)),
-        rubric={"Distributed system design (failure handling)": Threshold(0.5, 0.75)},
-    )
+    exercise = EXERCISE
     scored = score(checks, exercise)
     return Report(
         kit_version="0.1.0",
