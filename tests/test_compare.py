@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from report_fixtures import golden, make_report, with_statuses
 
 from dskata.report import write_all
 from dskata.report.compare import (
@@ -20,7 +21,6 @@ from dskata.report.compare import (
     render_compare_md,
 )
 from dskata.results import Report
-from report_fixtures import golden, make_report, with_statuses
 
 
 def trio() -> list[tuple[Path, Report]]:
@@ -35,7 +35,13 @@ def test_rows_are_sorted_by_score_and_nothing_is_warned() -> None:
     comparison = build(trio())
     assert [r.label for r in comparison.rows] == ["carol", "bob", "alice"]
     assert comparison.warnings == []
-    assert comparison.check_ids == ["RL-BURST", "RL-REFILL", "RL-THREADS", "RL-REDIS-CUT", "RL-TESTS"]
+    assert comparison.check_ids == [
+        "RL-BURST",
+        "RL-REFILL",
+        "RL-THREADS",
+        "RL-REDIS-CUT",
+        "RL-TESTS",
+    ]
     assert comparison.dimensions == ["correctness", "concurrency", "resilience", "testing"]
 
 
@@ -85,7 +91,9 @@ def test_different_exercises_are_refused_unless_forced() -> None:
 
 def test_same_labels_are_told_apart() -> None:
     a, b = make_report(), make_report()
-    comparison = build([(Path("cycle1/alice/report.json"), a), (Path("cycle2/alice/report.json"), b)])
+    comparison = build(
+        [(Path("cycle1/alice/report.json"), a), (Path("cycle2/alice/report.json"), b)]
+    )
     assert sorted(r.label for r in comparison.rows) == ["alice (alice)", "alice (alice)′"]
 
 

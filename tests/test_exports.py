@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from report_fixtures import golden, make_report
 
 from dskata.report import gradescope_json, junit_xml
 from dskata.report.exports import gradescope_results
 from dskata.results import Evidence, Report
-from report_fixtures import golden, make_report
 
 JUNIT_XSD = Path(__file__).parent / "schemas" / "junit.xsd"
 
@@ -40,7 +40,9 @@ def test_junit_is_valid_against_the_schema(
 
 def test_the_schema_refuses_what_ci_tools_would(junit_schema: xmlschema.XMLSchema) -> None:
     # The schema can fail: a testcase without classname and time is not JUnit.
-    bad = junit_xml(make_report()).replace('classname="dskata.rate_limiter.part1.correctness"', "", 1)
+    bad = junit_xml(make_report()).replace(
+        'classname="dskata.rate_limiter.part1.correctness"', "", 1
+    )
     assert not junit_schema.is_valid(bad)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from report_fixtures import golden, make_report
 from rich.console import Console
 
 from dskata.catalog import DIMENSIONS, NOT_MEASURED, SCORECARD_ROWS
@@ -32,7 +32,7 @@ from dskata.report import (
 from dskata.report.json_report import dumps
 from dskata.results import STATUSES, Report
 from dskata.scoring import LEVELS
-from report_fixtures import golden, make_report
+
 
 @pytest.fixture
 def report() -> Report:
@@ -104,6 +104,11 @@ def test_report_validates(report: Report) -> None:
     validate(report.to_dict())
 
 
+def _timeline(data: dict[str, Any]) -> dict[str, Any]:
+    timeline: dict[str, Any] = data["checks"][2]["evidence"]["timeline"]
+    return timeline
+
+
 def _mutated(report: Report, change: Any) -> dict[str, Any]:
     data = copy.deepcopy(report.to_dict())
     change(data)
@@ -127,8 +132,8 @@ def _mutated(report: Report, change: Any) -> dict[str, Any]:
         ("story of non-strings", lambda d: d["checks"][2]["evidence"].update(story=[1])),
         ("bad sha256", lambda d: d.update(seed_profile_sha256="XYZ")),
         ("other schema version", lambda d: d.update(schema_version=2)),
-        ("timeline span of unknown kind", lambda d: d["checks"][2]["evidence"]["timeline"]["spans"][0].update(kind="x")),
-        ("timeline lane as a string", lambda d: d["checks"][2]["evidence"]["timeline"]["marks"][0].update(lane="0")),
+        ("timeline span of unknown kind", lambda d: _timeline(d)["spans"][0].update(kind="x")),
+        ("timeline lane as a string", lambda d: _timeline(d)["marks"][0].update(lane="0")),
     ],
 )
 def test_invalid_reports_are_rejected(report: Report, what: str, change: Any) -> None:

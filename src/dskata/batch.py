@@ -193,7 +193,8 @@ def _write_comparisons(out: Path, outcomes: list[Outcome]) -> list[Path]:
     written: list[Path] = []
     for slug, group in by_exercise.items():
         loaded = [(o.out_dir / "report.json", o.report) for o in group if o.out_dir and o.report]
-        comparison = compare.build(loaded, out_dir=out, not_graded=not_graded)
+        labels = [o.entry.label for o in group]
+        comparison = compare.build(loaded, out_dir=out, not_graded=not_graded, labels=labels)
         if len(by_exercise) == 1:
             written += compare.write_compare(comparison, out)
         else:

@@ -127,8 +127,13 @@ def build(
     force: bool = False,
     out_dir: Path | None = None,
     not_graded: Sequence[tuple[str, str]] = (),
+    labels: Sequence[str] | None = None,
 ) -> Comparison:
-    """Builds the comparison; raises MixedExercises unless ``force`` when exercises differ."""
+    """Builds the comparison; raises MixedExercises unless ``force`` when exercises differ.
+
+    ``labels`` name the candidates (a batch's folder labels); by default each report's
+    submission label, made unique.
+    """
     exercises = sorted({r.exercise for _, r in loaded})
     if len(exercises) > 1 and not force:
         raise MixedExercises(
@@ -136,7 +141,7 @@ def build(
             "scores of different exercises mean different things. Compare one exercise "
             "at a time, or pass --force to put them side by side anyway"
         )
-    labels = _labels(loaded)
+    labels = list(labels) if labels is not None else _labels(loaded)
     rows = [
         Row(label, report, str(path), _page(path, out_dir))
         for label, (path, report) in zip(labels, loaded, strict=True)
