@@ -48,7 +48,10 @@ def test_the_wheel_carries_every_content_file(wheel: Path) -> None:
                 assert packaged in names, f"{packaged} is not in the wheel"
     assert "dskata/sandbox/shim.py" in names
     assert "dskata/report/schema.json" in names
-    assert "dskata/report/templates/report.html.j2" in names
+    for template in (ROOT / "src" / "dskata" / "report" / "templates").rglob("*"):
+        if template.is_file():
+            packaged = f"dskata/{template.relative_to(ROOT / 'src' / 'dskata').as_posix()}"
+            assert packaged in names, f"{packaged} is not in the wheel"
 
 
 def test_the_wheel_never_carries_the_kits_own_tests(wheel: Path) -> None:

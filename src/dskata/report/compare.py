@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup
 
 from dskata.errors import UsageError
-from dskata.report import _format, _templates, charts
+from dskata.report import _format, _templates
 from dskata.report._files import write_text_atomic
 from dskata.report.json_report import load_report
 from dskata.report.markdown import cell, text
@@ -235,6 +235,8 @@ def _env(autoescape: bool) -> jinja2.Environment:
 
 
 def render_compare_html(comparison: Comparison) -> str:
+    from dskata.report import charts  # matplotlib costs a second to import: only pages need it
+
     rows = [(r.label, r.report.score, r.report.dimensions) for r in comparison.rows]
     chart = Markup(charts.compare_chart(rows)) if rows else Markup("")
     return _env(True).get_template("compare.html.j2").render(**_context(comparison), chart=chart)

@@ -14,12 +14,14 @@ from functools import cache
 import jinja2
 from markupsafe import Markup
 
-from dskata.report import _format, _templates, charts
+from dskata.report import _format, _templates
 from dskata.results import Report
 
 
 def render_html(report: Report) -> str:
     """Returns the HTML report: inline CSS and SVG, no scripts, no external resources."""
+    from dskata.report import charts  # matplotlib costs a second to import: only pages need it
+
     timelines = {
         c.id: Markup(charts.timeline_chart(c.evidence.timeline, salt=c.id))
         for c in report.failed_checks
