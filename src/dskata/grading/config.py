@@ -24,6 +24,9 @@ class SessionConfig:
     progress_path: str
     replay_base: str
     launcher: str = "subprocess"
+    # This session runs every shard_count-th selected check, from shard_index on.
+    shard_index: int = 0
+    shard_count: int = 1
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")

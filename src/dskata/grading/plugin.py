@@ -37,6 +37,7 @@ STATE_KEY = pytest.StashKey["_CheckState"]()
 RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
 IMPORT_FAULT_KEY = pytest.StashKey[list[CandidateFault]]()
 REDIS_KEY = pytest.StashKey[RedisService]()
+ORDER_KEY = pytest.StashKey[list[str]]()
 
 settings.register_profile(
     "dskata",
@@ -112,7 +113,10 @@ def pytest_collection_modifyitems(
         message = f"no check with id {unknown[0]} (known: {known})"
         Path(cfg.results_path).write_text(json.dumps({"usage_error": message}), encoding="utf-8")
         raise pytest.UsageError(f"no check with id {unknown[0]} (known: {', '.join(sorted(seen))})")
-    items[:] = keep
+    # Every session of a sharded grading collects the same items in the same order,
+    # so the shards split them without overlap; the full order keeps the report's.
+    config.stash[ORDER_KEY] = [_meta(item)["id"] for item in keep]
+    items[:] = keep[cfg.shard_index :: cfg.shard_count]
 
 
 def _progress(config: pytest.Config, event: dict[str, Any]) -> None:
@@ -325,5 +329,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "isolation": default_launcher().isolation,
         "redis": session.config.stash[REDIS_KEY].report(),
         "checks": [asdict(r) for r in results],
+        "order": session.config.stash.get(ORDER_KEY, []),
     }
     Path(cfg.results_path).write_text(json.dumps(payload), encoding="utf-8")
