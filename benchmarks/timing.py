@@ -32,6 +32,7 @@ class Trial:
 
     seconds: float
     checksum: int  # what the run produced (allowed decisions, sum of job results)
+    server_us: float | None = None  # Redis time per decision (INFO commandstats), if any
 
 
 # Builds fresh state (untimed) and returns the function to time.
@@ -135,8 +136,10 @@ def report(workload: Workload, results: list[Result]) -> list[tuple[str, float]]
         print(f"  note: {note}")
     ref = results[0]
     ref_median = ref.median(workload.ops)
+    server = any(t.server_us is not None for r in results for t in r.trials)
     head = f"  {'contender':<58} {'ops/s median':>13} {'min':>11} {'max':>11}"
-    print(f"{head} {workload.checksum_label:>9} {'ref/lib':>8}")
+    head += f" {workload.checksum_label:>9} {'ref/lib':>8}"
+    print(head + (f" {'redis µs/call':>14}" if server else ""))
     ratios = []
     for res in results:
         rates = res.ops_per_s(workload.ops)
@@ -149,8 +152,12 @@ def report(workload: Workload, results: list[Result]) -> list[tuple[str, float]]
             ratio = ref_median / median
             ratios.append((res.name, ratio))
             ratio_text = f"{ratio:.2f}"
-        print(
+        line = (
             f"  {res.name:<58} {fmt_rate(median):>13} {fmt_rate(min(rates)):>11} "
             f"{fmt_rate(max(rates)):>11} {checksum:>9} {ratio_text:>8}"
         )
+        if server:
+            us = [t.server_us for t in res.trials if t.server_us is not None]
+            line += f" {statistics.median(us):>14.1f}" if us else f" {'—':>14}"
+        print(line)
     return ratios
