@@ -9,6 +9,7 @@ profile of any reference that a library beat. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import platform
 import sys
@@ -84,6 +85,8 @@ def _libraries(args: argparse.Namespace, out: Path) -> list[tuple[str, str, floa
 
 def main(argv: list[str]) -> int:
     args = _args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, piped too
     started = time.perf_counter()
     print("# dskata benchmarks")
     print(

@@ -98,9 +98,14 @@ def run(wanted: list[str], runs: int, parts_only: list[int] | None, check: str |
     print(f"method: {runs} run(s) of each, interleaved; median [min – max] seconds")
     todo = cases(wanted, parts_only, check)
     with tempfile.TemporaryDirectory(prefix="dskata-bench-") as tmp:
-        for _ in range(runs):
+        for number in range(1, runs + 1):
             for case in todo:
                 grade_once(case, Path(tmp))
+                print(
+                    f"    run {number}/{runs}: {case.slug} {case.label} "
+                    f"{case.seconds[-1]:.1f} s",
+                    flush=True,
+                )
     print(f"  {'exercise':<16} {'parts':<10} {'median s':>9} {'min':>7} {'max':>7}  verdict")
     all_parts: dict[str, float] = {}
     for case in todo:
