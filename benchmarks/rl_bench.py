@@ -152,6 +152,21 @@ def asyncio_limiter(scale: float) -> Workload | str:
     )
 
 
+def with_server_time(client: Any, setup: Callable[[], Callable[[], int]]) -> SelfTimed:
+    """A timed contender that also reads how long Redis itself spent per script call
+    (the setup must reset the server's statistics)."""
+    run = timed(setup)
+
+    def measured() -> Trial:
+        trial = run()
+        stats = client.info("commandstats")
+        calls = sum(v["calls"] for k, v in stats.items() if k.startswith("cmdstat_eval"))
+        usec = sum(v["usec"] for k, v in stats.items() if k.startswith("cmdstat_eval"))
+        return Trial(trial.seconds, trial.checksum, usec / calls if calls else None)
+
+    return measured
+
+
 def redis_workloads(scale: float, host: str, port: int) -> Workload | str:
     if gone := missing("limits", "redis"):
         return f"not installed: {', '.join(gone)} (pip install '.[bench]')"
@@ -171,25 +186,14 @@ def redis_workloads(scale: float, host: str, port: int) -> Workload | str:
         client.flushdb()
         client.config_resetstat()
 
-    def with_server_time(setup: Callable[[], Callable[[], int]]) -> SelfTimed:
-        """Also reads how long Redis itself spent per script call in the timed run."""
-        run = timed(setup)
-
-        def measured() -> Trial:
-            trial = run()
-            stats = client.info("commandstats")
-            calls = sum(v["calls"] for k, v in stats.items() if k.startswith("cmdstat_eval"))
-            usec = sum(v["usec"] for k, v in stats.items() if k.startswith("cmdstat_eval"))
-            return Trial(trial.seconds, trial.checksum, usec / calls if calls else None)
-
-        return measured
-
     def reference() -> Callable[[], int]:
         fresh()
         limiter = ref.RedisTokenBucketLimiter(client, RATE, BURST)
         return lambda: _reference_run(limiter, seq)
 
-    contenders = [Contender("reference RedisTokenBucketLimiter", with_server_time(reference))]
+    contenders = [
+        Contender("reference RedisTokenBucketLimiter", with_server_time(client, reference))
+    ]
     for label, cls in _strategies():
         strategy = cls(RedisStorage(url, socket_timeout=5))
 
@@ -198,7 +202,7 @@ def redis_workloads(scale: float, host: str, port: int) -> Workload | str:
             return lambda: _limits_run(strategy, item, seq)
 
         name = f"limits {label} + RedisStorage"
-        contenders.append(Contender(name, with_server_time(setup)))
+        contenders.append(Contender(name, with_server_time(client, setup)))
     return Workload(
         title="rate limiter, through Redis: reference part 3 vs limits RedisStorage",
         description=(
