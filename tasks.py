@@ -4,6 +4,7 @@
     python3 tasks.py demo   start a workspace, grade the reference and a buggy submission
     python3 tasks.py test   lint, type-check and run the kit's test suite
     python3 tasks.py soak   the slow tests: other seed profiles, repeats, fresh venvs (CI runs them)
+    python3 tasks.py bench  grading times and the references against libraries (benchmarks/)
 
 Both create ``.venv`` next to this file (if missing) and install the kit into it
 non-editably, as a user would get it, so the tests prove the wheel works.
@@ -33,7 +34,8 @@ def ensure_venv() -> None:
     if not (BIN / "python").exists():
         run(sys.executable, "-m", "venv", VENV)
         run(BIN / "python", "-m", "pip", "install", "-q", "--upgrade", "pip")
-    run(BIN / "python", "-m", "pip", "install", "-q", f"{ROOT}[dev]")
+    # bench: the fast suite's smoke test of benchmarks/ needs the compared libraries.
+    run(BIN / "python", "-m", "pip", "install", "-q", f"{ROOT}[dev,bench]")
     # Always rebuild the kit itself: a source checkout changes without a version bump.
     run(BIN / "python", "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", ROOT)
 
@@ -74,8 +76,14 @@ def soak(extra: list[str]) -> int:
     return 1 if run(BIN / "python", "-m", "pytest", "-m", "slow", *extra, check=False) else 0
 
 
+def bench(extra: list[str]) -> int:
+    """Every number of issue 10 in one run; `tasks.py bench --help` lists the options."""
+    ensure_venv()
+    return run(BIN / "python", "-m", "benchmarks", *extra, check=False)
+
+
 def main() -> int:
-    commands = {"demo": lambda extra: demo(), "test": test, "soak": soak}
+    commands = {"demo": lambda extra: demo(), "test": test, "soak": soak, "bench": bench}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
