@@ -41,6 +41,8 @@ class RunOutcome:
     infra_error: str | None
     redis: dict[str, str] | None = None  # how Redis was obtained, for the report
     order: list[str] = field(default_factory=list)  # every selected check id, graders' order
+    isolation_detail: str = ""
+    isolation_degraded: bool = False
 
 
 def _pytest_argv(exercise: Exercise, config_path: Path, ini: Path) -> list[str]:
@@ -227,4 +229,12 @@ def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome
     elif code not in (0, 1):  # 1 = some checks failed, which is normal
         infra = f"the grading session exited with {code}:\n{log_tail}"
     order = [str(cid) for cid in data.get("order", [])]
-    return RunOutcome(checks, str(data.get("isolation", "unknown")), infra, redis, order)
+    return RunOutcome(
+        checks,
+        str(data.get("isolation", "unknown")),
+        infra,
+        redis,
+        order,
+        str(data.get("isolation_detail", "")),
+        data.get("isolation_degraded") is True,
+    )
