@@ -23,6 +23,7 @@ from dskata.drivers import driver_path
 from dskata.errors import UnknownCheck
 from dskata.grading.config import SessionConfig
 from dskata.results import CheckResult, check_from_dict
+from dskata.sandbox.launcher import LEVELS
 
 # A backstop only: every check keeps its own deadline, so a session ends long before.
 SESSION_TIMEOUT_S = 3600.0
@@ -204,10 +205,24 @@ def _merge(outcomes: list[RunOutcome]) -> RunOutcome:
         (c for o in outcomes for c in o.checks), key=lambda c: rank.get(c.id, len(rank))
     )
     errors = [o.infra_error for o in outcomes if o.infra_error]
-    isolation = next((o.isolation for o in outcomes if o.isolation != "unknown"), "unknown")
+    # Every session probes the same machine, but should one have fallen lower, the
+    # report names the weakest level any check ran at (the ladder's order: LEVELS).
+    known = max(
+        (o for o in outcomes if o.isolation != "unknown"),
+        key=lambda o: LEVELS.index(o.isolation) if o.isolation in LEVELS else len(LEVELS),
+        default=outcomes[0],
+    )
     redis = next((o.redis for o in outcomes if o.redis and o.redis.get("error")), None)
     redis = redis or next((o.redis for o in outcomes if o.redis), None)
-    return RunOutcome(checks, isolation, "\n".join(errors) or None, redis, order)
+    return RunOutcome(
+        checks,
+        known.isolation,
+        "\n".join(errors) or None,
+        redis,
+        order,
+        known.isolation_detail,
+        any(o.isolation_degraded for o in outcomes),
+    )
 
 
 def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome:
