@@ -260,10 +260,17 @@ class Child:
         return message
 
     def _timeout(self, what: str) -> CandidateFault:
-        if self._proc is not None and self._proc.limit_hit() == "processes":
+        hit = self._proc.limit_hit() if self._proc is not None else None
+        if hit == "processes":
             return CandidateResourceExceeded(
                 f"no answer to {what} within the time limit, after running into the process "
                 f"limit ({self.spec.limits.processes} processes and threads)"
+            )
+        if hit == "memory":  # e.g. the kernel killed a forked helper, the rest waited on it
+            return CandidateResourceExceeded(
+                f"no answer to {what} within the time limit, after the kernel killed "
+                f"processes of the sandbox over its memory limit "
+                f"({self.spec.limits.memory // (1024 * 1024)} MiB)"
             )
         return CandidateTimedOut(f"no answer to {what} within the time limit")
 
