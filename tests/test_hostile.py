@@ -89,8 +89,11 @@ def _entries() -> list[Entry]:
 
 
 ENTRIES = _entries()
-FAST = [e for e in ENTRIES if not e.slow]
-SLOW = [e for e in ENTRIES if e.slow]
+# Entries with checks of their own (part 3, against the kit's Redis) are graded alone.
+OWN = [e for e in ENTRIES if "checks" in e.meta]
+FAST = [e for e in ENTRIES if not e.slow and e not in OWN]
+SLOW = [e for e in ENTRIES if e.slow and e not in OWN]
+BATCHED = FAST + SLOW
 
 
 # -- what a hostile submission may have changed ---------------------------------
@@ -351,7 +354,7 @@ def slow_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusRun]:
 
 @pytest.fixture(scope="module")
 def degraded_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusRun]:
-    yield grade_corpus(tmp_path_factory.mktemp("hostile-degraded"), "subprocess", ENTRIES)
+    yield grade_corpus(tmp_path_factory.mktemp("hostile-degraded"), "subprocess", BATCHED)
 
 
 # -- the assertions ----------------------------------------------------------------
@@ -429,7 +432,7 @@ def test_the_slow_corpus_is_contained_and_the_batch_goes_on(slow_run: CorpusRun)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+@pytest.mark.parametrize("entry", BATCHED, ids=[e.name for e in BATCHED])
 def test_degraded_mode_meets_its_weaker_expectations(degraded_run: CorpusRun, entry: Entry) -> None:
     assert_entry(degraded_run, entry)
 
@@ -442,3 +445,37 @@ def test_degraded_mode_is_flagged_and_still_reaps_everything(degraded_run: Corpu
     assert json.loads((degraded_run.out / "good_reference" / "report.json").read_text())[
         "isolation_degraded"
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", OWN, ids=[e.name for e in OWN])
+def test_a_hostile_redis_client_cannot_take_the_kits_redis_over(
+    tmp_path: Path, entry: Entry
+) -> None:
+    """Graded alone on its part-3 checks (~15 s: a Redis is started for it)."""
+    write_entry(entry, tmp_path, {"@@REPO@@": str(ROOT)})
+    out = tmp_path / "out"
+    argv = [
+        sys.executable,
+        "-m",
+        "dskata",
+        "grade",
+        str(tmp_path / f"{entry.name}.py"),
+        "--exercise",
+        "rate_limiter",
+        "--parts",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    for check in entry.meta["checks"]:
+        argv += ["--check", check]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = load_report(out / "report.json")
+    statuses = {c.id: c.status for c in report.checks}
+    assert statuses == dict.fromkeys(entry.meta["checks"], entry.meta["expect"]), [
+        (c.id, c.status, c.evidence.summary if c.evidence else None) for c in report.checks
+    ]
+    assert report.infra_error is None and report.redis is not None
