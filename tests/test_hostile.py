@@ -147,8 +147,9 @@ def _tree(folder: Path) -> dict[str, str]:
 
 
 def survivors(marker: str) -> list[str]:
-    """Live processes of any sandbox: a leased sandbox uid, or an environment or working
-    folder inside this test's folders (every child's HOME and TMPDIR are its scratch)."""
+    """Live processes of this test's sandboxes: an environment or working folder inside
+    its folders (every child's HOME and TMPDIR are its scratch), or a leased sandbox uid
+    with its environment wiped."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
@@ -163,8 +164,11 @@ def survivors(marker: str) -> list[str]:
             cwd = os.readlink(proc / "cwd")
         except (OSError, StopIteration, ValueError):
             continue
+        # A sandbox uid alone is not enough: other gradings on a shared machine lease
+        # them too. One that wiped its environment is counted anyway.
         in_range = uids.BASE_UID <= uid < uids.BASE_UID + uids.SLOTS
-        if in_range or marker.encode() in environ or cwd.startswith(marker):
+        wiped = in_range and b"HOME=" not in environ
+        if wiped or marker.encode() in environ or cwd.startswith(marker):
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")[:120]
             found.append(f"{proc.name} uid={uid} {cmd.decode(errors='replace')}")
     return found
