@@ -175,6 +175,8 @@ def build_report(
         submission=staged.label,
         submission_sha256=staged.sha256,
         isolation=outcome.isolation,
+        isolation_detail=outcome.isolation_detail,
+        isolation_degraded=outcome.isolation_degraded,
         score=scored.score,
         max_score=scored.max_score,
         dimensions=scored.dimensions,
