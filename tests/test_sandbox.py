@@ -279,3 +279,21 @@ def test_every_driver_op_declares_the_shape_of_its_reply(slug: str) -> None:
     replies = replies_for(slug)
     assert replies is not None
     assert ops - set(replies) == set(), f"{slug}: ops without a reply schema"
+
+
+def test_every_worker_pool_trace_event_kind_is_in_its_reply_schema() -> None:
+    """The trace's kinds are an enum in the reply schema: a kind the driver logs but the
+    schema leaves out would make a correct pool's reply look forged."""
+    import inspect
+    import re
+
+    from dskata.drivers import worker_pool
+
+    logged = set(
+        re.findall(
+            r'"([a-z_]+)"',
+            " ".join(re.findall(r"self\.log\(([^,)]+)", inspect.getsource(worker_pool))),
+        )
+    )
+    assert logged, "no self.log(...) calls found: the pattern is stale"
+    assert logged - set(worker_pool._KINDS) == set()
