@@ -8,10 +8,8 @@ beside its writes. Conflict retries the transaction. Ack only after the commit.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
-
 from messaging import Broker, Conflict, Delivery, Message, Store, Tx
 
 Handler = Callable[[Message, Tx], Awaitable[None]]

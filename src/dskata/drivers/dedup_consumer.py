@@ -36,6 +36,7 @@ from dskata.drivers._virtual_time import VirtualTimeLoop
 LATENCY_S = 0.05  # virtual seconds each broker/store operation takes
 VISIBILITY_S = 30.0  # an unacked delivery comes back after this long
 TAIL_S = 40.0  # how long the run goes on once every message is done (late duplicates, redeliveries)
+QUIET_S = 120.0  # virtual seconds of nothing but idle receives that end a run early
 HORIZON_S = 3000.0  # virtual seconds after which the run ends whatever happened
 RETURN_WAIT_S = 60.0  # virtual seconds run() gets to return after stop
 
@@ -317,7 +318,7 @@ class Play:
                         done_at = max(anyio.current_time(), last_publish)
                     if done_at is not None and anyio.current_time() >= done_at + TAIL_S:
                         break
-                    if self.raised is not None:
+                    if self.raised is not None or self._quiet():
                         break
                 self.w.log("end", self.lives[-1].c)
             self.stop.set()
@@ -331,6 +332,17 @@ class Play:
                     self.w.log("hung", i)
             tg.cancel_scope.cancel()
         return {"events": self.w.events, "effects": await self.w.effects(), "raised": self.raised}
+
+    def _quiet(self) -> bool:
+        """Nothing but idle receives for longer than any redelivery or nack delay can take:
+        what has not happened by now never will (a lost message need not wait for the horizon)."""
+        busy = [e for e in self.w.events if e["k"] != "recv_call"]
+        if not busy:
+            return False
+        delays = [float(e["delay"]) for e in busy if e["k"] == "nack"]
+        wait = max(QUIET_S, VISIBILITY_S + TAIL_S, max(delays, default=0.0) + TAIL_S)
+        last = max(float(busy[-1]["t"]), max((p[0] for p in self.spec["publish"]), default=0.0))
+        return anyio.current_time() - last > wait
 
     def _returned(self, c: int) -> bool:
         return any(e["k"] in ("returned", "raised") and e["c"] == c for e in self.w.events)
