@@ -251,6 +251,7 @@ class Play:
         self.stop = anyio.Event()
         self.scopes: list[anyio.CancelScope] = []
         self.raised: str | None = None
+        self.fatal: NotImplementedError | None = None
 
     def consumer(self, life: Life) -> Any:
         s = self.spec
@@ -275,6 +276,8 @@ class Play:
                 try:
                     await self.consumer(life).run(self.stop)
                 except Exception as exc:
+                    if isinstance(exc, NotImplementedError) and self.fatal is None:
+                        self.fatal = exc  # the stub: the check is not attempted, not failed
                     if not life.dead and self.raised is None:
                         self.raised = f"{type(exc).__name__}: {exc}"[:300]
                         self.w.log("raised", life.c, error=self.raised)
@@ -353,6 +356,11 @@ class Driver:
         self.module = module
         # The candidate's own import of the kit module: the same Message/Conflict classes.
         self.messaging = importlib.import_module("messaging")
+        self._play: Play | None = None
+
+    @property
+    def _fatal(self) -> NotImplementedError | None:
+        return None if self._play is None else self._play.fatal
 
     def op_construct(self, **kwargs: Any) -> None:
         """``DedupConsumer(broker, store, handler, **kwargs)`` on fresh in-memory parts."""
@@ -367,6 +375,8 @@ class Driver:
     def op_scenario(self, scenario: dict[str, Any]) -> dict[str, Any]:
         play = Play(self.module, self.messaging, scenario)
         result: dict[str, Any] = run_virtual(play.main)
+        if play.fatal is not None:
+            raise play.fatal
         return result
 
     def op_sweep(self, scenario: dict[str, Any], crash_times: list[float]) -> list[dict[str, Any]]:
@@ -393,6 +403,7 @@ class Driver:
 
         async def main() -> dict[str, Any]:
             play = Play(self.module, self.messaging, spec)
+            self._play = play
             w = play.w
             sizes: list[int] = []
             async with anyio.create_task_group() as tg:
@@ -426,4 +437,6 @@ class Driver:
             result: dict[str, Any] = run_virtual(main)
         finally:
             tracemalloc.stop()
+        if self._fatal is not None:
+            raise self._fatal
         return result
