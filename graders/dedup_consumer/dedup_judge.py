@@ -414,6 +414,8 @@ def tell(events: list[Event], limit: int = 45) -> list[str]:
         elif k == "handler" and e["phase"] != "start":
             verb = "returned" if e["phase"] == "ok" else "raised"
             lines.append(f"{who} handler({e['id']!r}) {verb} in tx {e['tx']}")
+        elif k == "commit" and not e["effects"] and not e["writes"]:
+            lines.append(f"{who} commit tx {e['tx']} (nothing written)")
         elif k == "commit":
             what = ", ".join(repr(i) for i in e["effects"]) or "no effects"
             marks = ", ".join(
@@ -423,6 +425,10 @@ def tell(events: list[Event], limit: int = 45) -> list[str]:
                 f"{who} commit tx {e['tx']}: effects of {what}"
                 + (f"; set {marks}" if marks else "")
             )
+        elif k == "end":
+            lines.append(f"t={t:g}: the run ends (everything settled); stop is set")
+        elif k == "hung":
+            lines.append(f"consumer {c}: run() had not returned {60:g} s after stop")
         elif k == "conflict":
             lines.append(f"{who} tx {e['tx']} raised Conflict at commit")
     if len(lines) > limit:
