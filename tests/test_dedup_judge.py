@@ -255,3 +255,10 @@ def test_too_many_handlers_at_once_break_rule_10() -> None:
 def test_marker_without_a_window_ttl_breaks_the_ttl_rule(ttl: float | None) -> None:
     events = [ev("start"), *process("r1", "a", 1, ttl=ttl)]
     assert tags(sc(), events, {"a": 1}) == {TTL}
+
+
+def test_a_duplicate_of_a_dead_lettered_message_may_be_acked() -> None:
+    s = sc(max_attempts=1, poison={"a"})
+    dead = ev("dead", 1, r="r1", id="a", attempt=1, reason="PoisonMessage: x")
+    events = [ev("start"), *failing("r1", "a", 1, 1, 0, dead), *duplicate("r2", "a", 2, 3.0)]
+    assert tags(s, events, {}) == set()

@@ -101,6 +101,7 @@ class Judge:
         self.effects = effects
         self.violations: list[Violation] = []
         self.first_commit: dict[str, int] = {}
+        self.first_dead: dict[str, int] = {}
         self.crashed: dict[int, int] = {}  # consumer → index of its crash
         self.stop_index: int | None = None
         self._index()
@@ -131,6 +132,8 @@ class Judge:
             if k == "commit":
                 for ident in e["effects"]:
                     self.first_commit.setdefault(ident, i)
+            elif k == "dead":
+                self.first_dead.setdefault(e["id"], i)
             elif k == "crash":
                 self.crashed[e["c"]] = i
             elif k == "stop" and self.stop_index is None:
@@ -194,8 +197,8 @@ class Judge:
         for i, e in enumerate(self.events):
             if e["k"] != "ack":
                 continue
-            first = self.first_commit.get(e["id"])
-            if first is None or first > i:
+            first = min(self.first_commit.get(e["id"], i + 1), self.first_dead.get(e["id"], i + 1))
+            if first > i:  # a duplicate of a dead-lettered message is known too
                 self._bad(
                     ACK,
                     i,

@@ -110,7 +110,7 @@ def describe(s: Spec) -> list[str]:
     for ident, n in sorted(s.get("failures", {}).items()):
         lines.append(
             f"the handler raises PoisonMessage for {ident} "
-            + ("on every call" if n < 0 else f"on its first {n} call(s)")
+            + ("on every call" if n < 0 else f"on attempts 1–{n} of each delivery chain")
         )
     for ident, n in sorted(s.get("conflicts", {}).items()):
         lines.append(

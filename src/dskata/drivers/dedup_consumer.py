@@ -98,6 +98,7 @@ class Life:
         self.w = world
         self.c = c
         self.dead = False
+        self.holding: dict[str, list[int]] = {}  # id → attempts of its deliveries in hand
 
     async def gate(self) -> None:
         """Every operation passes here: a dead consumer's call never returns."""
@@ -124,11 +125,16 @@ class BrokerProxy:
         life.w.log("recv_call", life.c)
         got = await self.real.receive(max_messages=max_messages, wait=wait)
         await life.gate()
+        for d in got:
+            life.holding.setdefault(d.message.id, []).append(d.attempt)
         if got:
             life.w.log("recv", life.c, d=[[d.receipt, d.message.id, d.attempt] for d in got])
         return list(got)
 
     def _fields(self, d: Any) -> dict[str, Any]:
+        held = self.life.holding.get(d.message.id, [])
+        if d.attempt in held:
+            held.remove(d.attempt)
         return {"r": d.receipt, "id": d.message.id, "attempt": d.attempt}
 
     async def ack(self, delivery: Any) -> None:
@@ -214,6 +220,10 @@ def make_handler(life: Life) -> Callable[[Any, Any], Awaitable[None]]:
         await life.gate()
         ident = message.id
         n = w.calls[ident] = w.calls.get(ident, 0) + 1
+        # The failure schedule goes by the broker's attempt (the delivery in hand), so a
+        # message that fails on its first k < max_attempts attempts always succeeds in the
+        # end, however crashes and duplicates interleave.
+        attempt = max(life.holding.get(ident) or [n])
         number = tx.n if isinstance(tx, TxProxy) else -1
         w.log("handler", life.c, tx=number, id=ident, phase="start")
         if isinstance(tx, TxProxy):
@@ -229,9 +239,9 @@ def make_handler(life: Life) -> Callable[[Any, Any], Awaitable[None]]:
             await life.gate()
             tx.incr(f"effect:{ident}")  # staged even when failing: a failure must discard it
             fails = failures.get(ident, 0)
-            if fails < 0 or n <= fails:
+            if fails < 0 or attempt <= fails:
                 w.log("handler", life.c, tx=number, id=ident, phase="raised")
-                raise PoisonMessage(f"cannot handle {ident!r} (call {n})")
+                raise PoisonMessage(f"cannot handle {ident!r} (attempt {attempt})")
         finally:
             if isinstance(tx, TxProxy):
                 tx.in_handler = False
