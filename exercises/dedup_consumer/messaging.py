@@ -453,8 +453,9 @@ def _check_key(key: object) -> None:
 #
 # - publish: XADD stream * id <id> body <json>.
 # - receive: first reclaims pending entries idle for >= visibility_timeout (XAUTOCLAIM,
-#   which bumps their delivery count), then reads new ones (XREADGROUP ">"), polling in
-#   slices of at most POLL_S so reclaimable entries are seen while waiting.
+#   which bumps their delivery count; its cursor is followed through the whole pending
+#   list), then reads new ones (XREADGROUP ">"), polling in slices of at most POLL_S so
+#   reclaimable entries are seen while waiting.
 #   ``attempt`` is the entry's delivery count in the pending list (XPENDING).
 # - ack: XACK + XDEL in one MULTI (a settled entry leaves the stream, so XLEN counts
 #   what is left to do).
@@ -471,29 +472,38 @@ POLL_S = 0.05
 
 _RECLAIM = """
 local stream, due_hash = KEYS[1], KEYS[2]
-local group, consumer, vt, count = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, vt, '0-0', 'COUNT', count)
+local group, consumer, vt, want = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
-for _, e in ipairs(claimed[2]) do
-  if type(e) == 'table' then
-    local id = e[1]
-    local p = redis.call('XPENDING', stream, group, id, id, 1)
-    local n = tonumber(p[1][4])
-    local due = tonumber(redis.call('HGET', due_hash, id) or '0')
-    if due > now then
-      local idle = math.max(0, vt - (due - now))
-      redis.call('XCLAIM', stream, group, consumer, 0, id, 'IDLE', idle,
-                 'RETRYCOUNT', n - 1, 'JUSTID')
-    elseif not e[2] then
-      redis.call('XACK', stream, group, id)
-      redis.call('HDEL', due_hash, id)
-    else
-      redis.call('HDEL', due_hash, id)
-      table.insert(out, {id, n, e[2]})
+local cursor = '0-0'
+-- XAUTOCLAIM looks at no more than COUNT * 10 pending entries per call: follow its
+-- cursor through the whole pending list, or entries behind a run of parked (nacked)
+-- ones would never be reclaimed.
+for _ = 1, 1000 do
+  local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, vt, cursor,
+                             'COUNT', want - #out)
+  for _, e in ipairs(claimed[2]) do
+    if type(e) == 'table' then
+      local id = e[1]
+      local p = redis.call('XPENDING', stream, group, id, id, 1)
+      local n = tonumber(p[1][4])
+      local due = tonumber(redis.call('HGET', due_hash, id) or '0')
+      if due > now then
+        local idle = math.max(0, vt - (due - now))
+        redis.call('XCLAIM', stream, group, consumer, 0, id, 'IDLE', idle,
+                   'RETRYCOUNT', n - 1, 'JUSTID')
+      elseif not e[2] then
+        redis.call('XACK', stream, group, id)
+        redis.call('HDEL', due_hash, id)
+      else
+        redis.call('HDEL', due_hash, id)
+        table.insert(out, {id, n, e[2]})
+      end
     end
   end
+  cursor = claimed[1]
+  if cursor == '0-0' or #out >= want then break end
 end
 return out
 """
