@@ -32,6 +32,7 @@ from typing import Any
 import anyio
 
 from dskata.drivers._virtual_time import VirtualTimeLoop
+from dskata.drivers.dedup_consumer_redis import RedisOps
 
 LATENCY_S = 0.05  # virtual seconds each broker/store operation takes
 VISIBILITY_S = 30.0  # an unacked delivery comes back after this long
@@ -361,7 +362,7 @@ class Play:
         return any(e["k"] in ("returned", "raised") and e["c"] == c for e in self.w.events)
 
 
-class Driver:
+class Driver(RedisOps):  # part 3's Redis lives: dedup_consumer_redis.py
     def __init__(self, module: ModuleType) -> None:
         self.module = module
         # The candidate's own import of the kit module: the same Message/Conflict classes.
