@@ -214,6 +214,9 @@ class Run:
         while time.monotonic() < deadline and not settled:
             time.sleep(0.2)
             settled = direct.xlen(STREAM) == 0 and _pending(direct) == 0
+            # A run() that ended by itself (raised, or the stub) will settle nothing more.
+            if any(p.call("redis_wait", wait_s=0.0)["state"] != "running" for p in self.finals.values()):
+                break
         for s, proc in self.finals.items():
             life = next(li for li in self.lives if li.slot == s and li.kill_at is None)
             life.report = proc.call("redis_stop", wait_s=STOP_WAIT_S, timeout_s=STOP_WAIT_S + 5)

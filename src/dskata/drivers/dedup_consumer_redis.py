@@ -24,6 +24,7 @@ Effects are counted by the grader from Redis itself, never from this trace.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import threading
 import time
@@ -116,9 +117,10 @@ class RedisLife:
 
     def request_stop(self) -> None:
         loop, stop = self.loop, self.stop
-        if loop is not None and stop is not None:
+        if loop is not None and stop is not None and not self.finished.is_set():
             self.log("stop")
-            loop.call_soon_threadsafe(stop.set)
+            with contextlib.suppress(RuntimeError):  # the loop closed just now: run() ended
+                loop.call_soon_threadsafe(stop.set)
 
 
 class BrokerProxy:
@@ -229,13 +231,14 @@ class RedisOps:
         life = self._life
         assert life is not None
         deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
+        while True:
             if life.frozen.is_set():
                 return self._report("frozen")
             if life.finished.is_set():
                 return self._report("finished")
+            if time.monotonic() >= deadline:
+                return self._report("running")
             life.frozen.wait(0.02)
-        return self._report("running")
 
     def op_redis_stop(self, wait_s: float) -> dict[str, Any]:
         """Sets ``stop`` and waits up to ``wait_s`` for ``run`` to return."""
