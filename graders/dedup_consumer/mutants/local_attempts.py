@@ -1,4 +1,4 @@
-"""Mutant: counts attempts itself, per message id in this process, instead of reading Delivery.attempt. In one process that never dies the two agree; across processes each one sees a share of the deliveries, so a failure on the broker's attempt max_attempts is nacked again."""
+"""Mutant: counts attempts itself, per message id in this process, instead of reading Delivery.attempt. Across processes each one sees only a share of the deliveries, so a failure on the broker's attempt max_attempts is nacked again; in one process a second copy of the id shares the count and is dead-lettered on its first attempt."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from messaging import Broker, Conflict, Delivery, Message, Store, Tx
 
 __mutant__ = {
     "mistake": "Counts attempts in the process (per id) instead of using the broker's Delivery.attempt.",
-    "parts": [3],
-    "catches": ["DEDUP-REDIS-CRASH"],
+    "parts": [2, 3],
+    "catches": ["DEDUP-DEADLETTER", "DEDUP-REDIS-CRASH"],
 }
 
 Handler = Callable[[Message, Tx], Awaitable[None]]
