@@ -179,6 +179,19 @@ def test_candidates_support_module_is_replaced_by_the_kits_copy(
     assert (staged.root / "clock.py").read_text() == "NOW = 0\n"
 
 
+def test_a_package_or_stub_named_like_a_support_module_is_not_staged(
+    workspace: Path, tmp_path: Path
+) -> None:
+    # A package folder wins over a module of the same name at import: it would shadow
+    # the kit's clock.py for the grader's driver and the candidate's module alike.
+    (workspace / "clock").mkdir()
+    (workspace / "clock" / "__init__.py").write_text("NOW = 'shadowed'\n")
+    (workspace / "clock.pyi").write_text("NOW: str\n")
+    files = files_of(stage(workspace, tmp_path).root)
+    assert "clock.py" in files
+    assert not [f for f in files if f.startswith("clock/") or f == "clock.pyi"]
+
+
 def test_support_modules_are_staged_beside_a_single_module(toy: Exercise, tmp_path: Path) -> None:
     module = tmp_path / "alice_solution.py"
     module.write_text(SOLUTION)

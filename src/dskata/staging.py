@@ -187,6 +187,9 @@ def stage_kit_module(exercise: Exercise, module: Path, scratch: Path) -> Path:
 def _copy_candidate_files(src: Path, dest: Path, exercise: Exercise) -> None:
     """Copies what the grader may see, skipping kit copies, caches, envs and big junk."""
     support = {PurePosixPath(s) for s in exercise.support}
+    # A package folder ``messaging/`` (or a ``messaging.pyi``…) would shadow the kit's
+    # ``messaging.py`` at import: anything named like a support module is the kit's.
+    shadows = {p.with_suffix("") for p in support if p.suffix == ".py"}
     count = total = 0
     dest.mkdir(parents=True)
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
@@ -200,13 +203,19 @@ def _copy_candidate_files(src: Path, dest: Path, exercise: Exercise) -> None:
             and not d.endswith(".egg-info")
             and not (here / d).is_symlink()
             and (here / d).resolve() != dest.parent.resolve()
+            and PurePosixPath((here / d).relative_to(src).as_posix()) not in shadows
         )
         for fname in sorted(filenames):
             file = here / fname
             rel = PurePosixPath(file.relative_to(src).as_posix())
             # Support modules and conftest.py come from the kit; the candidate's
             # copies could rewire the grader's imports or pytest itself.
-            if rel in support or fname == "conftest.py" or fname.endswith(_SKIP_SUFFIXES):
+            if (
+                rel in support
+                or rel.with_suffix("") in shadows
+                or fname == "conftest.py"
+                or fname.endswith(_SKIP_SUFFIXES)
+            ):
                 continue
             info = file.lstat()
             if not stat.S_ISREG(info.st_mode):
