@@ -24,6 +24,7 @@ from dskata.errors import UnknownCheck
 from dskata.grading.config import SessionConfig
 from dskata.results import CheckResult, check_from_dict
 from dskata.sandbox.launcher import LEVELS
+from dskata.staging import stage_kit_module
 
 # A backstop only: every check keeps its own deadline, so a session ends long before.
 SESSION_TIMEOUT_S = 3600.0
@@ -96,6 +97,10 @@ def run_checks(
     ini = scratch / "pytest.ini"
     ini.write_text(_INI, encoding="utf-8")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    reference = exercise.reference_module
+    if exercise.support and reference.is_file():
+        # The ``reference`` fixture's child imports the support modules too.
+        reference = stage_kit_module(exercise, reference, scratch / "reference")
     sessions: list[_Session] = []
     claims = scratch / "claims"
     claims.mkdir(exist_ok=True)
@@ -108,7 +113,7 @@ def run_checks(
             module_path=str(module_path),
             module_name=exercise.module_name,
             submission_root=str(module_path.parent),
-            reference_path=str(exercise.reference_module),
+            reference_path=str(reference),
             driver_path=str(driver_path(exercise.slug)),
             scratch=str(where / "checks"),
             seed=seed,
