@@ -42,7 +42,7 @@ VT_S = 1.0  # the brokers' visibility timeout
 MAX_ATTEMPTS, CONCURRENCY, WINDOW_S = 3, 2, 600.0
 SLOTS, KILLED_LIVES = 3, 3  # process slots; lives per slot that are killed
 MESSAGES = 24  # published at the start
-FINAL = 4  # published twice each once the queue has settled after the kills (two slow)
+FINAL = 4  # published twice each once the queue has settled after the kills, all slow
 LIFE_WAIT_S = 4.0  # a life that has not reached its kill point by then is killed anyway
 SETTLE_S = 60.0  # how long the last lives get to settle the queue
 STOP_WAIT_S = 10.0  # how long run() gets to return after stop
@@ -107,7 +107,7 @@ def make_plan(rng: random.Random) -> Plan:
     kills = [[rng.randint(2, 30) for _ in range(KILLED_LIVES)] for _ in range(SLOTS)]
     extra = [f"m{MESSAGES + i}" for i in range(FINAL)]
     final = [i for i in extra for _ in range(2)]
-    slow_s = {i: SLOW_S for i in sorted(slow, key=_n)} | {i: SLOW_S for i in extra[:2]}
+    slow_s = {i: SLOW_S for i in sorted(slow, key=_n)} | {i: SLOW_S for i in extra}
     return Plan(ids + extra, sorted(poison, key=_n), failures, slow_s, first, late, final, kills)
 
 
