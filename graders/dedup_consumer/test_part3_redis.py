@@ -8,8 +8,14 @@ of that life — the process freezes there first, so the moment is exact), a new
 process takes the slot's place, and the last life of each slot runs until the queue
 is settled and then gets ``stop``. The grader publishes with plain XADDs (the kit's
 field layout: ``id``, ``body``), duplicates some messages at once and some later,
-makes some handlers fail for a few attempts or always, and some slower than the
-visibility timeout, so deliveries are taken over while still being handled.
+makes some handlers fail for a few attempts or always, and some slower than two
+visibility timeouts, so deliveries are taken over while still being handled. Once the
+queue has settled after the kills, a final wave of slow messages, each published twice
+at once, lands two copies of one id in two idle processes at once.
+
+Measured (default and two other seed profiles, two gradings at once on 2 cores): 8–19 s
+a grading; the reference and four other correct consumers passed every run; the
+per-process-lock mutant showed 3–12 wrong messages a run, never fewer.
 
 It judges from Redis itself: every message's effects committed exactly once, or the
 message dead-lettered (never both, and the poison ones dead-lettered), nothing left
@@ -41,8 +47,9 @@ STREAM, GROUP, PREFIX = "dedup:stream", "dedup", "store:"
 VT_S = 1.0  # the brokers' visibility timeout
 MAX_ATTEMPTS, CONCURRENCY, WINDOW_S = 3, 2, 600.0
 SLOTS, KILLED_LIVES = 3, 3  # process slots; lives per slot that are killed
-MESSAGES = 24
-LIFE_WAIT_S = 8.0  # a life that has not reached its kill point by then is killed anyway
+MESSAGES = 24  # published at the start
+FINAL = 4  # published twice each once the queue has settled after the kills, all slow
+LIFE_WAIT_S = 4.0  # a life that has not reached its kill point by then is killed anyway
 SETTLE_S = 60.0  # how long the last lives get to settle the queue
 STOP_WAIT_S = 10.0  # how long run() gets to return after stop
 LATE_AT_S = 3.0  # when the late duplicates are published
@@ -61,6 +68,7 @@ class Plan:
     slow: dict[str, float]  # id → handler seconds (longer than the visibility timeout)
     first: list[str]  # publish order at the start (adjacent ids are duplicates)
     late: list[str]  # published again LATE_AT_S later
+    final: list[str]  # published (each twice) once the queue has settled after the kills
     kills: list[list[int]]  # per slot: the kill point of each killed life
 
     def describe(self) -> list[str]:
@@ -70,8 +78,10 @@ class Plan:
             f"{SLOTS} consumer processes at once, each DedupConsumer(max_attempts={MAX_ATTEMPTS}, "
             f"concurrency={CONCURRENCY}, dedup_window={WINDOW_S:g}) on RedisStreamsBroker"
             f"(visibility_timeout={VT_S:g}) and RedisStore, one real Redis",
-            f"{len(self.ids)} messages m0..m{len(self.ids) - 1}; published twice at once: "
-            f"{', '.join(twice)}; again {LATE_AT_S:g} s later: {', '.join(self.late)}",
+            f"{MESSAGES} messages m0..m{MESSAGES - 1}; published twice at once: "
+            f"{', '.join(twice)}; again {LATE_AT_S:g} s later: {', '.join(self.late)}; "
+            f"once the queue has settled after the kills, twice at once: "
+            + ", ".join(sorted(set(self.final), key=_n)),
             f"handler fails always (poison): {', '.join(self.poison)}; {fails}; "
             f"slower than the visibility timeout: "
             + ", ".join(f"{i} ({s:g} s)" for i, s in self.slow.items()),
@@ -101,8 +111,10 @@ def make_plan(rng: random.Random) -> Plan:
         first += [i, i] if i in twice else [i]
     late = sorted(rng.sample(ids, 4), key=_n)
     kills = [[rng.randint(2, 30) for _ in range(KILLED_LIVES)] for _ in range(SLOTS)]
-    return Plan(ids, sorted(poison, key=_n), failures, {i: SLOW_S for i in sorted(slow, key=_n)},
-                first, late, kills)  # fmt: skip
+    extra = [f"m{MESSAGES + i}" for i in range(FINAL)]
+    final = [i for i in extra for _ in range(2)]
+    slow_s = {i: SLOW_S for i in sorted(slow, key=_n)} | {i: SLOW_S for i in extra}
+    return Plan(ids + extra, sorted(poison, key=_n), failures, slow_s, first, late, final, kills)
 
 
 # What the consumer was about to do (or had just done) when its process was killed.
@@ -147,6 +159,8 @@ class Life:
             )
         if self.report.get("raised"):
             return f"{self.name}: run() raised {self.report['raised']}"
+        if self.kill_at is None and self.report.get("returned"):
+            return f"{self.name}: ran to the end ({self.report.get('ops')} operations); stop set, run() returned"
         return f"{self.name}: {self.state} after {self.report.get('ops')} operations"
 
 
@@ -216,20 +230,31 @@ class Run:
                 future.result()
         if self.fault is not None:
             raise self.fault
-        deadline = time.monotonic() + SETTLE_S
-        settled = False
-        while time.monotonic() < deadline and not settled:
-            time.sleep(0.2)
-            settled = direct.xlen(STREAM) == 0 and _pending(direct) == 0
-            # A run() that ended by itself (raised, or the stub) will settle nothing more.
-            if any(p.call("redis_wait", wait_s=0.0)["state"] != "running" for p in self.finals.values()):
-                break
+        settled = self._settle(direct)
+        if settled:
+            # A quiet queue, three live processes, each waiting in one receive: the two
+            # copies of a final id go to two processes at once.
+            publish(direct, self.plan.final)
+            settled = self._settle(direct)
         for s, proc in self.finals.items():
             life = next(li for li in self.lives if li.slot == s and li.kill_at is None)
             life.report = proc.call("redis_stop", wait_s=STOP_WAIT_S, timeout_s=STOP_WAIT_S + 5)
             life.state = life.report["state"]
             proc.kill()
         return settled
+
+
+    def _settle(self, direct: redis.Redis) -> bool:
+        """Waits until every entry is acked or dead-lettered (or SETTLE_S, or a run ended)."""
+        deadline = time.monotonic() + SETTLE_S
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if direct.xlen(STREAM) == 0 and _pending(direct) == 0:
+                return True
+            # A run() that ended by itself (raised, or the stub) will settle nothing more.
+            if any(p.call("redis_wait", wait_s=0.0)["state"] != "running" for p in self.finals.values()):
+                return False
+        return False
 
 
 def _pending(direct: redis.Redis) -> int:
