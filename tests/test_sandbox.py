@@ -266,7 +266,7 @@ def test_a_submission_module_cannot_shadow_the_standard_library(sandbox: Sandbox
         child.call("construct", GOOD_ARGS, timeout_s=10)
 
 
-@pytest.mark.parametrize("slug", ["rate_limiter", "idempotency", "worker_pool"])
+@pytest.mark.parametrize("slug", ["rate_limiter", "idempotency", "worker_pool", "dedup_consumer"])
 def test_every_driver_op_declares_the_shape_of_its_reply(slug: str) -> None:
     """A reply is judged against its op's schema (``REPLIES``): an op without one would
     let a forged result through to a grader that indexes into it."""
@@ -297,3 +297,20 @@ def test_every_worker_pool_trace_event_kind_is_in_its_reply_schema() -> None:
     )
     assert logged, "no self.log(...) calls found: the pattern is stale"
     assert logged - set(worker_pool._KINDS) == set()
+
+
+def test_a_child_started_from_a_thread_outlives_that_thread(sandbox: Sandbox) -> None:
+    """bwrap's --die-with-parent fires when the *thread* that forked exits: a check that
+    starts processes from a thread pool must still find them alive after the pool ends."""
+    import threading
+    import time
+
+    from dskata.sandbox.launcher import default_launcher
+
+    child = sandbox.child(REFERENCE.read_text())
+    child.launcher = default_launcher()  # the strongest level here: bwrap where it works
+    starter = threading.Thread(target=child.start)
+    starter.start()
+    starter.join()
+    time.sleep(0.5)  # the parent-death signal, if any, has arrived by now
+    child.call("construct", GOOD_ARGS, timeout_s=10)

@@ -31,8 +31,9 @@ from typing import Any
 
 import anyio
 
+from dskata.drivers._schemas import ANY, INT, NULL, Schema, array, record
 from dskata.drivers._virtual_time import VirtualTimeLoop
-from dskata.drivers.dedup_consumer_redis import RedisOps
+from dskata.drivers.dedup_consumer_redis import REDIS_REPLIES, RedisOps
 
 LATENCY_S = 0.05  # virtual seconds each broker/store operation takes
 VISIBILITY_S = 30.0  # an unacked delivery comes back after this long
@@ -360,6 +361,19 @@ class Play:
 
     def _returned(self, c: int) -> bool:
         return any(e["k"] in ("returned", "raised") and e["c"] == c for e in self.w.events)
+
+
+# The shape of each op's reply (sandbox/replies.py): the top-level fields the grader
+# reads are exact; the trace inside is judged event by event by dedup_judge, which
+# names a malformed event as the candidate's failure, not the kit's.
+_PLAYED: Schema = record({"events": array(ANY), "effects": ANY, "raised": ANY})
+REPLIES: dict[str, Schema] = {
+    "construct": NULL,
+    "scenario": _PLAYED,
+    "sweep": array(_PLAYED),
+    "memory": record({"acked": INT, "after_first": INT, "after_more": INT, "raised": ANY}),
+    **REDIS_REPLIES,
+}
 
 
 class Driver(RedisOps):  # part 3's Redis lives: dedup_consumer_redis.py

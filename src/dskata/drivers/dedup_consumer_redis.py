@@ -36,6 +36,7 @@ from typing import Any
 import anyio
 
 from dskata.drivers._common import make_client
+from dskata.drivers._schemas import ANY, NULL, Schema, array, record
 
 CLIENT_TIMEOUT_S = 5.0  # no faults here: a slow shared machine must not look like one
 
@@ -200,6 +201,18 @@ def make_handler(life: RedisLife) -> Callable[[Any, Any], Awaitable[None]]:
             raise PoisonMessage(f"cannot handle {ident!r} (attempt {attempt})")
 
     return handler
+
+
+_LIFE: Schema = record(
+    {
+        "state": {"enum": ["frozen", "finished", "running", "hung"]},
+        "ops": ANY,
+        "events": array(ANY),
+        "raised": ANY,
+        "returned": ANY,
+    }
+)
+REDIS_REPLIES: dict[str, Schema] = {"redis_start": NULL, "redis_wait": _LIFE, "redis_stop": _LIFE}
 
 
 class RedisOps:

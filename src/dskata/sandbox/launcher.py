@@ -21,6 +21,7 @@ default, takes the strongest that works here); ``DSKATA_CGROUPS=off`` turns cgro
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import os
@@ -259,6 +260,10 @@ class SubprocessLauncher:
         return start(join_cgroups_argv(groups) + request.argv, request, groups=groups)
 
 
+# Lives as long as the grading process (idle executor threads wait for work until exit).
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dskata-spawner")
+
+
 def start(
     argv: list[str],
     request: LaunchRequest,
@@ -268,9 +273,16 @@ def start(
     signal_base: int | None = None,
     pass_fds: tuple[int, ...] = (),
 ) -> Launched:
-    """Starts ``argv`` in a new session; on failure gives back the groups and the uid."""
+    """Starts ``argv`` in a new session; on failure gives back the groups and the uid.
+
+    The fork happens on one long-lived thread: bwrap's ``--die-with-parent`` is a
+    parent-death signal, which the kernel sends when the *thread* that forked exits. A
+    check that starts children from worker threads (the dedup crash check's process
+    slots) would otherwise see them SIGKILLed as soon as its thread pool shut down.
+    """
     try:
-        proc = subprocess.Popen(
+        proc = _SPAWNER.submit(
+            subprocess.Popen,
             argv,
             cwd=request.cwd,
             env=request.env,
@@ -280,7 +292,7 @@ def start(
             pass_fds=request.pass_fds + pass_fds,
             close_fds=True,
             start_new_session=True,
-        )
+        ).result()
     except BaseException:
         if groups is not None:
             groups.remove()
