@@ -1,20 +1,22 @@
-"""Mutant: an inbox per consumer process — the processed-markers live under this process's own namespace (host and pid). One process, even one whose consumer is restarted inside it, always finds its markers; a duplicate that another process handles, or a redelivery after the process died, finds none and commits the effects again."""
+"""Mutant: an inbox per consumer process — the processed-markers live under this process's own namespace (host, pid and start time: a pid alone repeats across containers, and in the grader's PID namespaces every process is pid 2). One process, even one whose consumer is restarted inside it, always finds its markers; a duplicate that another process handles, or a redelivery after the process died, finds none and commits the effects again."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 
 import anyio
 from messaging import Broker, Conflict, Delivery, Message, Store, Tx
 
 __mutant__ = {
-    "mistake": "Namespaces the processed-markers per consumer process (host:pid), like a local inbox table.",
+    "mistake": "Namespaces the processed-markers per consumer process (host:pid:start time), like a local inbox table.",
     "parts": [3],
     "catches": ["DEDUP-REDIS-CRASH"],
 }
 
+_STARTED = time.time_ns()  # tells this process apart from an earlier one with the same pid
 Handler = Callable[[Message, Tx], Awaitable[None]]
 BASE_DELAY_S = 1.0
 MAX_DELAY_S = 60.0
@@ -72,7 +74,7 @@ class DedupConsumer:
             limiter.release()
 
     def _marker(self, message: Message) -> str:
-        return f"dedup:{socket.gethostname()}:{os.getpid()}:done:{message.id}"
+        return f"dedup:{socket.gethostname()}:{os.getpid()}:{_STARTED}:done:{message.id}"
 
     async def _process(self, delivery: Delivery) -> None:
         while True:
