@@ -55,7 +55,9 @@ def _install_chromium() -> str | None:
     return None if shutil.which("chromium") else "apt-get installed chromium, yet it is not on PATH"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an asyncio loop running in this thread
+# while it is open, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     why = _install_chromium()
     if why is not None:

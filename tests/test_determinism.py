@@ -29,8 +29,8 @@ def _without_timings(value: Any) -> Any:
     return value
 
 
-def _grade(module: Path, out: Path, checks: list[str]) -> dict[str, Any]:
-    flags = [word for check in checks for word in ("--check", check)]
+def _grade(module: Path, out: Path, checks: list[str], *extra: str) -> dict[str, Any]:
+    flags = [word for check in checks for word in ("--check", check)] + list(extra)
     subprocess.run(
         [
             sys.executable,
@@ -71,6 +71,17 @@ def test_grading_twice_gives_the_same_report(
     assert _without_timings(first) == _without_timings(second)
     first_md = (tmp_path / "first" / "report.md").read_text()
     assert "Falsifying" in first_md or "What happened" in first_md
+
+
+def test_splitting_the_checks_over_sessions_changes_nothing(tmp_path: Path) -> None:
+    """``dskata grade`` splits checks over two sessions; one session gives the same report."""
+    module = MUTANTS / "denial_loses_refill.py"
+    checks = ["RL-MODEL", "RL-RETRY-AFTER", "RL-COST", "RL-VALIDATION"]
+    one = _grade(module, tmp_path / "one", checks, "--shards", "1")
+    two = _grade(module, tmp_path / "two", checks, "--shards", "2")
+    assert [c["id"] for c in two["checks"]] == [c["id"] for c in one["checks"]]
+    assert "failed" in [c["status"] for c in one["checks"]]
+    assert _without_timings(one) == _without_timings(two)
 
 
 @pytest.mark.slow

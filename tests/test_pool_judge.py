@@ -158,3 +158,129 @@ def test_a_submit_that_waits_with_room_and_a_waiter_left_after_close() -> None:
         *_tail(1.01, {0: "its value"}),
     ]
     assert "close" in tags(Judge(_scenario(1, 0, 2), stuck))
+
+
+# -- cancelled callers: a task cancelled while it waits in submit(), result() or close()
+
+
+def test_a_cancelled_submitter_leaves_no_job_behind() -> None:
+    # workers=1, queue_size=0: job 0 runs; the submitters of jobs 1 and 2 wait for room;
+    # the first is cancelled. The room at t=1.01 must go to job 2, and job 1 never runs.
+    waiting = [
+        *_submitted(0.01, 0),
+        [0.01, "start", 0, ""],
+        [0.02, "call", 1, "submit"],
+        [0.03, "call", 2, "submit"],
+        [0.04, "cancel_caller", 1, "submit"],
+        [0.04, "submit_cancelled", 1, ""],
+        [1.01, "end", 0, "returned"],
+    ]
+    served = [
+        [1.01, "accepted", 2, ""],
+        [1.01, "start", 2, ""],
+        [1.01, "leave", -1, ""],
+        [2.01, "end", 2, "returned"],
+        *_tail(2.01, {0: "its value", 2: "its value"}),
+    ]
+    assert Judge(_scenario(1, 0, 3), waiting + served).violations == []
+    # The cancelled submitter stayed in the line: its job takes the room, and runs.
+    left_in_line = [
+        [1.01, "start", 1, ""],
+        [2.01, "end", 1, "returned"],
+        [2.01, "accepted", 2, ""],
+        [2.01, "start", 2, ""],
+        [2.01, "leave", -1, ""],
+        [3.01, "end", 2, "returned"],
+        *_tail(3.01, {0: "its value", 2: "its value"}),
+    ]
+    judge = Judge(_scenario(1, 0, 3), waiting + left_in_line)
+    assert tags(judge) == {"caller_cancel"}
+    assert "a cancelled submit must leave no job behind" in judge.violations[0].text
+
+
+def _two_waiters() -> list[list[Any]]:
+    """workers=1: job 0 runs from t=0.01; tasks w1 and w2 wait in its result()."""
+    return [
+        *_submitted(0.01, 0),
+        [0.01, "start", 0, ""],
+        [0.02, "wait", 0, "w1"],
+        [0.03, "wait", 0, "w2"],
+    ]
+
+
+def test_cancelling_a_result_waiter_leaves_the_job_alone() -> None:
+    w1_cancelled = [
+        [0.04, "cancel_caller", 0, "result|w1"],
+        [0.04, "wait_cancelled", 0, "w1"],
+    ]
+    goes_on = [
+        [0.04, "job_done", 0, "not done"],
+        [0.04, "leave", -1, ""],
+        [1.01, "end", 0, "returned"],
+        [1.01, "waited", 0, "w2|its value"],
+        *_tail(1.01, {0: "its value"}),
+    ]
+    assert Judge(_scenario(1, 0, 1), _two_waiters() + w1_cancelled + goes_on).violations == []
+    # As awaiting an asyncio.Task would: the waiter's cancellation cancels the job, and
+    # the other waiter gets JobCancelled instead of the value.
+    cancelled_with_it = [
+        [0.04, "cancel_caller", 0, "result|w1"],
+        [0.04, "end", 0, "cancelled"],
+        [0.04, "wait_cancelled", 0, "w1"],
+        [0.04, "waited", 0, "w2|JobCancelled"],
+        [0.04, "job_done", 0, "done"],
+        [0.04, "leave", -1, ""],
+        *_tail(0.04, {0: "JobCancelled"}),
+    ]
+    assert tags(Judge(_scenario(1, 0, 1), _two_waiters() + cancelled_with_it)) == {
+        "caller_cancel"
+    }
+
+
+def test_every_result_waiter_is_woken_in_the_instant_the_job_ends() -> None:
+    ends = [[0.03, "leave", -1, ""], [1.01, "end", 0, "returned"]]
+    both = [
+        [1.01, "waited", 0, "w2|its value"],
+        [1.01, "waited", 0, "w1|its value"],
+        *_tail(1.01, {0: "its value"}),
+    ]
+    assert Judge(_scenario(1, 0, 1), _two_waiters() + ends + both).violations == []
+    # Only the latest waiter is woken; w1 still waits when the play is over.
+    one = [
+        [1.01, "waited", 0, "w2|its value"],
+        *_tail(1.01, {0: "its value"}),
+        [1.01, "wait_pending", 0, "w1"],
+    ]
+    judge = Judge(_scenario(1, 0, 1), _two_waiters() + ends + one)
+    assert tags(judge) == {"complete"}
+    assert "was never woken" in judge.violations[0].text
+
+
+def test_a_cancelled_close_caller_leaves_at_once_and_the_pool_stays_closed() -> None:
+    # Jobs 0 runs; close() #1 and #2 wait for it; the caller of #1 is cancelled.
+    closing = [
+        *_submitted(0.01, 0),
+        [0.01, "start", 0, ""],
+        [0.02, "close", 1, ""],
+        [0.03, "close", 2, ""],
+        [0.04, "cancel_caller", 1, "close"],
+    ]
+    leaves = [
+        [0.04, "close_cancelled", 1, ""],
+        [0.04, "leave", -1, ""],
+        [1.01, "end", 0, "returned"],
+        [1.01, "closed", 2, ""],
+        *_tail(1.01, {0: "its value"}),
+    ]
+    assert Judge(_scenario(1, 0, 1), closing + leaves).violations == []
+    # A shielded close(): its caller can leave only when the last job has ended.
+    shielded = [
+        [0.04, "leave", -1, ""],
+        [1.01, "end", 0, "returned"],
+        [1.01, "closed", 2, ""],
+        [1.01, "closed", 1, ""],
+        *_tail(1.01, {0: "its value"}),
+    ]
+    judge = Judge(_scenario(1, 0, 1), closing + shielded)
+    assert tags(judge) == {"caller_cancel"}
+    assert "instead of raising the cancellation at once" in judge.violations[0].text

@@ -29,10 +29,9 @@ def test_every_mutant_declares_its_mistake_parts_and_catching_checks(exercise: E
             assert f'"{check_id}"' in graders, f"{path.name} declares unknown check {check_id}"
 
 
-@pytest.mark.parametrize("exercise", all_exercises(), ids=lambda e: e.slug)
-def test_verify_passes(exercise: Exercise) -> None:
+def _verify(exercise: Exercise, *flags: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "dskata", "verify", exercise.slug, "--jobs", "2"],
+        [sys.executable, "-m", "dskata", "verify", exercise.slug, "--jobs", "2", *flags],
         capture_output=True,
         text=True,
         timeout=1800,
@@ -41,6 +40,19 @@ def test_verify_passes(exercise: Exercise) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "mutants caught" in done.stdout
+
+
+@pytest.mark.parametrize("exercise", all_exercises(), ids=lambda e: e.slug)
+def test_verify_passes(exercise: Exercise) -> None:
+    """Each mutant graded on its declared checks only: the same verdicts, a third the time."""
+    _verify(exercise, "--declared-only")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise", all_exercises(), ids=lambda e: e.slug)
+def test_verify_passes_grading_every_check_twice(exercise: Exercise) -> None:
+    """Every mutant on every check of its parts, twice: no check's status may vary."""
+    _verify(exercise, "--repeat", "2")
 
 
 def test_targets_include_reference_stub_and_mutants() -> None:

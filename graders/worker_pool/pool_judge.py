@@ -12,6 +12,11 @@ built; it only knows what the statement promises.
 Generated scenarios never put a director action in the same instant as a job's end
 (actions sit at distinct fractions of a second, jobs last whole seconds), so what
 happens in one instant never depends on which of two unrelated wake-ups ran first.
+The director lets the pool settle after every action, so a caller it cancels (a task
+waiting in submit, result() or close()) is cancelled at a quiet moment: it was
+waiting because there was nothing to give it, and the only right answer is to leave at
+once with the cancellation — or, for submit, with a Job the pool took in that very
+step (trio lets an operation that completed return instead of raising).
 """
 
 from __future__ import annotations
@@ -29,16 +34,17 @@ BOUND, REUSE, QUEUE, FIFO, ERRORS, COMPLETE, EXIT = (
     "complete",
     "exit",
 )
-CANCEL, CLOSE, EXIT_ERROR, OUTER, LEAKS, CRASH = (
+CANCEL, CLOSE, EXIT_ERROR, OUTER, LEAKS, CALLER, CRASH = (
     "cancel",
     "close",
     "exit_error",
     "outer_cancel",
     "leaks",
+    "caller_cancel",
     "crash",
 )
 PART1_TAGS = frozenset({BOUND, REUSE, QUEUE, FIFO, ERRORS, COMPLETE, EXIT, CRASH})
-ALL_TAGS = PART1_TAGS | {CANCEL, CLOSE, EXIT_ERROR, OUTER, LEAKS}
+ALL_TAGS = PART1_TAGS | {CANCEL, CLOSE, EXIT_ERROR, OUTER, LEAKS, CALLER}
 # How the block must end → the check that owns a wrong ending.
 EXIT_TAGS = {"normal": EXIT, "raise": EXIT_ERROR, "outer": OUTER}
 
@@ -76,9 +82,24 @@ class JobState:
     starts: int = 0
     end_t: float | None = None
     end_how: str | None = None
+    refused_t: float | None = None
     cancelled_queued_t: float | None = None  # Job.cancel() while it waited
     killed_t: float | None = None  # the pool cancelled everything while it waited
     cancel_asked_t: float | None = None  # Job.cancel() while it ran
+    caller_cancelled_t: float | None = None  # the task waiting in its submit() was cancelled
+    left_t: float | None = None  # and its submit() raised that cancellation
+
+
+@dataclass
+class Waiter:
+    """A task beside the block waiting in ``result()`` of one job."""
+
+    job: int
+    t: float
+    cancelled_t: float | None = None  # the director cancelled it while it waited
+    left_t: float | None = None  # result() raised that cancellation
+    returned_t: float | None = None
+    got: str = ""
 
 
 @dataclass
@@ -100,12 +121,14 @@ class Judge:
         self.raise_t: float | None = None
         self.tombstones: set[int] = set()
         self.closes: dict[int, dict[str, Any]] = {}
+        self.waiters: dict[int, Waiter] = {}
+        self.first_caller_cancel = float("inf")  # when the first waiting caller was cancelled
         self.running: set[int] = set()
         self.started_in_instant: list[int] = []
         self.outcomes: dict[int, tuple[bool, list[str]]] = {}
         self.scope_caught = False
         self.tasks_left = ""
-        self.stuck_after: list[str] = []
+        self.stuck_after: list[tuple[str, int]] = []  # ("pending" | "close_pending", number)
         self.outer_at = self.scenario.get("outer_cancel_at")
         self.horizon = float(self.scenario.get("horizon", float("inf")))
         # What the pool looked like when the latest submit_nowait was called.
@@ -144,7 +167,10 @@ class Judge:
         return [
             i
             for i, s in self.jobs.items()
-            if s.call_t is not None and s.accepted_t is None and s.refused is None
+            if s.call_t is not None
+            and s.accepted_t is None
+            and s.refused is None
+            and s.left_t is None
         ]
 
     def room(self) -> bool:
@@ -197,9 +223,10 @@ class Judge:
                 self.outcomes[i] = (done == "done", seen)
                 continue
             if kind in ("pending", "close_pending"):
-                self.stuck_after.append(
-                    f"submit({self.job_words(i)})" if kind == "pending" else f"close() #{i}"
-                )
+                self.stuck_after.append((kind, i))
+                continue
+            if kind in ("waited", "wait_cancelled", "wait_pending"):
+                self._waiter_answer(t, kind, i, detail)
                 continue
             if kind == "scope_caught":
                 self.scope_caught = True
@@ -256,8 +283,20 @@ class Judge:
         elif kind == "closed":
             self.closes[i]["returned"] = t
         elif kind == "close_raised":
-            self.fail(CLOSE, t, f"close() raised {detail}")
+            if self.closes[i].get("cancelled") is None:  # else judged with the cancelled callers
+                self.fail(CLOSE, t, f"close() raised {detail}")
             self.closes[i]["returned"] = t
+            self.closes[i]["raised"] = detail
+        elif kind == "close_cancelled":
+            self.closes[i]["left"] = t
+        elif kind == "submit_cancelled":
+            self.job(i).left_t = t
+        elif kind == "wait":
+            self.waiters[int(detail[1:])] = Waiter(job=i, t=t)
+        elif kind == "cancel_caller":
+            self._caller_cancelled(t, i, detail)
+        elif kind == "job_done":
+            self._job_done_after_waiter(t, i, detail)
         elif kind == "raise":
             self.raise_t = t
             self._kill_queued(t, EXIT_ERROR)
@@ -267,8 +306,10 @@ class Judge:
 
     def _refused(self, t: float, i: int, name: str) -> None:
         s = self.job(i)
-        s.refused = name
+        s.refused, s.refused_t = name, t
         words = f"{s.method}({self.job_words(i)})"
+        if s.caller_cancelled_t is not None:
+            return  # its caller was cancelled: judged with the cancelled callers
         if self.closing_t is not None:
             if name != "PoolClosed":
                 self.fail(CLOSE, t, f"{words} raised {name}, not PoolClosed, after close")
@@ -286,6 +327,58 @@ class Judge:
         else:
             self.fail(QUEUE, t, f"{words} raised {name}")
 
+    def _caller_cancelled(self, t: float, i: int, detail: str) -> None:
+        """The director cancelled a caller: ``detail`` is ``submit``, ``result|wN`` or
+        ``close``, with ``|answered`` when that call had already returned (nothing to judge)."""
+        of, *rest = detail.split("|")
+        if "answered" in rest:
+            return
+        self.first_caller_cancel = min(self.first_caller_cancel, t)
+        if of == "submit":
+            self.job(i).caller_cancelled_t = t
+        elif of == "result":
+            self.waiters[int(rest[0][1:])].cancelled_t = t
+        else:
+            self.closes[i]["cancelled"] = t
+
+    def _job_done_after_waiter(self, t: float, i: int, detail: str) -> None:
+        """Right after a waiter of job ``i`` left with its cancellation: the job must go on."""
+        s = self.job(i)
+        done = self._done_time(s)
+        if detail != "done" or (done is not None and done <= t):
+            return
+        self.fail(
+            CALLER,
+            t,
+            f"right after the task waiting in result() of {self.job_words(i)} was cancelled, "
+            f"job.done was True: cancelling a waiter ended the job, which must go on",
+        )
+        if not s.starts:  # ended while queued: nothing else is to blame for what follows
+            s.cancelled_queued_t = t
+            self.tombstones.add(i)
+
+    def _waiter_answer(self, t: float, kind: str, i: int, detail: str) -> None:
+        number, _, got = detail.partition("|")
+        w = self.waiters.get(int(number[1:]))
+        if w is None:
+            return
+        if kind == "waited":
+            w.returned_t, w.got = t, got
+        elif kind == "wait_cancelled":
+            w.left_t = t
+        # "wait_pending": still waiting when the play was over (returned_t stays None)
+
+    def _blame(self, i: int, t: float) -> str | None:
+        """A cancelled caller that job ``i``'s fate by ``t`` may come from, in words."""
+        for w in self.waiters.values():
+            if w.job == i and w.cancelled_t is not None and w.cancelled_t <= t:
+                return f"a task waiting in its result() was cancelled at t={w.cancelled_t:g}"
+        for c in self.closes.values():
+            cancelled = c.get("cancelled")
+            if cancelled is not None and cancelled <= t and not c["cancel"]:
+                return f"the caller of a plain close() was cancelled at t={cancelled:g}"
+        return None
+
     def _load_words(self) -> str:
         return (
             f"{len(self.running)} of {self.workers} workers busy, "
@@ -302,6 +395,13 @@ class Judge:
         self.started_in_instant.append(i)
         if s.refused is not None:
             self.fail(COMPLETE, t, f"{words} started although its {s.method} raised {s.refused}")
+        if s.left_t is not None:
+            self.fail(
+                CALLER,
+                t,
+                f"{words} started, although its submit() had left with the cancellation of "
+                f"its caller at t={s.left_t:g}: a cancelled submit must leave no job behind",
+            )
         if s.cancelled_queued_t is not None:
             self.fail(CANCEL, t, f"{words} started although it was cancelled while it waited")
         elif self.cancelling_t is not None and t >= self.cancelling_t:
@@ -333,8 +433,12 @@ class Judge:
                 self.cancelling_t is not None and t >= self.cancelling_t
             )
             if not caused:
+                blame = self._blame(i, t)
                 self.fail(
-                    COMPLETE, t, f"{self.job_words(i)} was cancelled, but nothing cancelled it"
+                    COMPLETE if blame is None else CALLER,
+                    t,
+                    f"{self.job_words(i)} was cancelled, but nothing cancelled it"
+                    + ("" if blame is None else f" — only {blame}, which must not touch the job"),
                 )
 
     def _cancel(self, t: float, i: int, detail: str) -> None:
@@ -367,6 +471,8 @@ class Judge:
                 if a == b or sa.call_t is None or sa.call_seq >= sb.call_seq:
                     continue
                 if sa.refused is not None or sa.starts or sa.cancelled_queued_t is not None:
+                    continue
+                if sa.left_t is not None:
                     continue
                 if sa.killed_t is not None:
                     continue
@@ -486,14 +592,19 @@ class Judge:
                 self.exit_t,
                 f"tasks of the pool still alive after the block: {self.tasks_left}",
             )
-        for what in self.stuck_after:
-            self.fail(
-                CLOSE if what.startswith("close") else exit_tag,
-                self.exit_t,
-                f"{what} still waited after the block ended",
-            )
+        for kind, i in self.stuck_after:
+            if kind == "pending" and self.jobs[i].caller_cancelled_t is None:
+                self.fail(
+                    exit_tag,
+                    self.exit_t,
+                    f"submit({self.job_words(i)}) still waited after the block ended",
+                )
+            elif kind == "close_pending" and self.closes[i].get("cancelled") is None:
+                self.fail(CLOSE, self.exit_t, f"close() #{i} still waited after the block ended")
         self._judge_closes()
         self._judge_outcomes(exit_tag)
+        self._judge_cancelled_callers()
+        self._judge_waiters()
 
     def _judge_normal_exit(self) -> None:
         assert self.exit_t is not None
@@ -523,8 +634,8 @@ class Judge:
         assert self.exit_t is not None
         accepted = [s for s in self.jobs.values() if s.accepted_t is not None or s.starts]
         for c in self.closes.values():
-            if c["returned"] is None:
-                continue  # reported as stuck
+            if c["returned"] is None or c.get("cancelled") is not None:
+                continue  # reported as stuck, or judged with the cancelled callers
             dones = [self._done_time(s) for s in accepted if (s.accepted_t or 0) <= c["t"]]
             if any(d is None for d in dones):
                 continue  # a job never ended: reported with the outcomes
@@ -543,11 +654,120 @@ class Judge:
                     f"{what} called at t={c['t']:g} returned only at t={c['returned']:g}; every job had ended at t={expected:g}",
                 )
 
+    def _want(self, s: JobState) -> tuple[list[str], str] | None:
+        return _want(s, self.cancel_cause)
+
+    def _judge_cancelled_callers(self) -> None:
+        """A caller cancelled while it waited in submit() or close() leaves at once, with
+        its cancellation (a submit may instead return the Job it got in that very step)."""
+        assert self.exit_t is not None
+        for i, s in sorted(self.jobs.items()):
+            c = s.caller_cancelled_t
+            if c is None:
+                continue
+            words = f"the caller of submit({self.job_words(i)}), waiting for room, was cancelled at t={c:g}"
+            if s.left_t is not None:
+                if s.left_t > c:
+                    self.fail(
+                        CALLER, s.left_t, f"{words}; submit() raised it only at t={s.left_t:g}"
+                    )
+            elif s.accepted_t is not None:
+                if s.accepted_t > c:
+                    self.fail(
+                        CALLER,
+                        s.accepted_t,
+                        f"{words}; submit() went on waiting and returned a Job at t={s.accepted_t:g}",
+                    )
+            elif s.refused is not None:
+                self.fail(
+                    CALLER,
+                    s.refused_t or c,
+                    f"{words}; submit() raised {s.refused} instead of the cancellation",
+                )
+            else:
+                self.fail(
+                    CALLER, self.exit_t, f"{words}; submit() still waited when the block ended"
+                )
+        for n, close in sorted(self.closes.items()):
+            c = close.get("cancelled")
+            if c is None:
+                continue
+            words = f"the caller of close() #{n}, waiting for the jobs, was cancelled at t={c:g}"
+            left, returned = close.get("left"), close["returned"]
+            if left is not None:
+                if left > c:
+                    self.fail(CALLER, left, f"{words}; close() raised it only at t={left:g}")
+            elif close.get("raised"):
+                self.fail(CALLER, returned, f"{words}; close() raised {close['raised']} instead")
+            elif returned is not None:
+                self.fail(
+                    CALLER,
+                    returned,
+                    f"{words}; close() returned at t={returned:g} instead of raising the "
+                    "cancellation at once",
+                )
+            else:
+                self.fail(
+                    CALLER, self.exit_t, f"{words}; close() still waited when the block ended"
+                )
+
+    def _judge_waiters(self) -> None:
+        """Every task waiting in result() gets the job's answer in the instant it is done;
+        a cancelled one leaves at once with its cancellation."""
+        assert self.exit_t is not None
+        for _, w in sorted(self.waiters.items()):
+            s = self.jobs[w.job]
+            words = f"a task waiting in result() of {self.job_words(w.job)} since t={w.t:g}"
+            c = w.cancelled_t
+            if c is not None:
+                if w.left_t is not None:
+                    if w.left_t > c:
+                        self.fail(
+                            CALLER,
+                            w.left_t,
+                            f"{words} was cancelled at t={c:g}; result() raised it only at t={w.left_t:g}",
+                        )
+                elif w.returned_t is not None:
+                    self.fail(
+                        CALLER,
+                        w.returned_t,
+                        f"{words} was cancelled at t={c:g}; result() gave {w.got} at "
+                        f"t={w.returned_t:g} instead of raising the cancellation",
+                    )
+                else:
+                    self.fail(
+                        CALLER,
+                        self.exit_t,
+                        f"{words} was cancelled at t={c:g}; result() still waited when the block ended",
+                    )
+                continue
+            done, expected = self._done_time(s), self._want(s)
+            if done is None or expected is None:
+                continue  # the job itself broke a rule: said with its outcome
+            due = max(w.t, done)
+            late = COMPLETE if self._blame(w.job, due) is None else CALLER
+            if w.returned_t is None:
+                self.fail(late, due, f"{words} was never woken; the job was done at t={done:g}")
+            elif w.returned_t != due:
+                self.fail(
+                    late,
+                    w.returned_t,
+                    f"{words} got its answer at t={w.returned_t:g}; the job was done at t={done:g}",
+                )
+            elif not _matches([w.got], expected[0][:1]):
+                self.fail(
+                    expected[1],
+                    w.returned_t,
+                    f"{words}: result() gave {w.got}; expected {expected[0][0]}",
+                )
+
     def _judge_outcomes(self, exit_tag: str) -> None:
         assert self.exit_t is not None
         for i, s in sorted(self.jobs.items()):
             if s.accepted_t is None and not s.starts:
                 continue
+            if s.left_t is not None and s.accepted_t is None:
+                continue  # no Job was handed out; that it ran at all was said at its start
             words = self.job_words(i)
             done, seen = self.outcomes.get(i, (False, ["never asked"]))
             if not done:
@@ -555,41 +775,48 @@ class Judge:
             if s.starts and s.end_how is None:
                 self.fail(exit_tag, self.exit_t, f"{words} was still running when the block ended")
                 continue
-            if s.end_how == "returned":
-                want, tag = ["its value", "its value"], COMPLETE
-            elif s.end_how == "raised":
-                want, tag = ["its exception", "its exception (same object)"], ERRORS
-            elif s.end_how == "returned a non-awaitable":
-                want, tag = ["TypeError", "TypeError (same object)"], ERRORS
-            elif s.end_how == "cancelled itself":
-                want, tag = ["JobCancelled", "JobCancelled"], ERRORS
-            elif s.end_how == "cancelled" or (
-                not s.starts and (s.cancelled_queued_t is not None or s.killed_t is not None)
-            ):
-                want = ["JobCancelled", "JobCancelled"]
-                asked = s.cancelled_queued_t is not None or s.cancel_asked_t is not None
-                tag = CANCEL if asked else self.cancel_cause
-            elif (
-                not s.starts
-                and self.cancelling_t is not None
-                and (s.accepted_t or 0) >= self.cancelling_t
-            ):
-                continue  # accepted after the pool cancelled its jobs: said when it was accepted
-            elif not s.starts:
+            blame = self._blame(i, self.exit_t)
+            expected = self._want(s)
+            if expected is None:
+                if self.cancelling_t is not None and (s.accepted_t or 0) >= self.cancelling_t:
+                    continue  # accepted after the pool cancelled its jobs: said when it was accepted
                 self.fail(
-                    COMPLETE,
+                    COMPLETE if blame is None else CALLER,
                     self.exit_t,
-                    f"{words} was accepted but never ran, and nothing cancelled it",
+                    f"{words} was accepted but never ran, and nothing cancelled it"
+                    + ("" if blame is None else f" — only {blame}"),
                 )
                 continue
-            else:
-                want, tag = [f"({s.end_how})"], COMPLETE
+            want, tag = expected
+            if tag == COMPLETE and blame is not None:
+                tag = CALLER
             if not _matches(seen, want):
                 self.fail(
                     tag,
                     self.exit_t,
                     f"{words}: result() gave {' / then '.join(seen)}; expected {' / then '.join(want)}",
                 )
+
+
+def _want(s: JobState, cancel_cause: str) -> tuple[list[str], str] | None:
+    """What two result() calls on a job that ended as ``s`` did must give, and the check
+    that owns a wrong answer; None when the job never ran and nothing ended it."""
+    if s.end_how == "returned":
+        return ["its value", "its value"], COMPLETE
+    if s.end_how == "raised":
+        return ["its exception", "its exception (same object)"], ERRORS
+    if s.end_how == "returned a non-awaitable":
+        return ["TypeError", "TypeError (same object)"], ERRORS
+    if s.end_how == "cancelled itself":
+        return ["JobCancelled", "JobCancelled"], ERRORS
+    if s.end_how == "cancelled" or (
+        not s.starts and (s.cancelled_queued_t is not None or s.killed_t is not None)
+    ):
+        asked = s.cancelled_queued_t is not None or s.cancel_asked_t is not None
+        return ["JobCancelled", "JobCancelled"], CANCEL if asked else cancel_cause
+    if not s.starts:
+        return None
+    return [f"({s.end_how})"], COMPLETE
 
 
 def _matches(seen: list[str], want: list[str]) -> bool:
@@ -602,6 +829,18 @@ def _matches(seen: list[str], want: list[str]) -> bool:
         elif got != expected:
             return False
     return True
+
+
+def _cancel_caller_words(i: int, detail: str) -> str:
+    of, *rest = detail.split("|")
+    who = {
+        "submit": f"the task waiting in submit(job {i})",
+        "result": f"the task ({rest[0] if rest else '?'}) waiting in result() of job {i}",
+        "close": f"the task waiting in close() #{i}",
+    }.get(of, f"a task in {of}")
+    if "answered" in rest:
+        return f"{who} would be cancelled, but its call had already returned"
+    return f"{who} is cancelled"
 
 
 def tell(scenario: dict[str, Any], events: list[list[Any]]) -> list[str]:
@@ -622,9 +861,21 @@ def tell(scenario: dict[str, Any], events: list[list[Any]]) -> list[str]:
         "start": lambda i, d: f"job {i} starts",
         "end": lambda i, d: f"job {i} {d}",
         "cancel": lambda i, d: f"Job.cancel() on job {i} → {d}",
-        "close": lambda i, d: "close(cancel=True) called" if d else "close() called",
-        "closed": lambda i, d: "… close() returned",
-        "close_raised": lambda i, d: f"… close() raised {d}",
+        "close": lambda i, d: f"close(cancel=True) #{i} called" if d else f"close() #{i} called",
+        "closed": lambda i, d: f"… close() #{i} returned",
+        "close_raised": lambda i, d: f"… close() #{i} raised {d}",
+        "close_cancelled": lambda i, d: f"… close() #{i} raised the cancellation of its caller",
+        "wait": lambda i, d: f"a task ({d}) starts waiting in result() of job {i}",
+        "waited": lambda i, d: f"… result() of job {i} ({d.split('|')[0]}) → {d.split('|', 1)[1]}",
+        "wait_cancelled": lambda i, d: (
+            f"… result() of job {i} ({d}) raised the cancellation of its caller"
+        ),
+        "wait_pending": lambda i, d: f"result() of job {i} ({d}) still waits after the block ended",
+        "cancel_caller": lambda i, d: _cancel_caller_words(i, d),
+        "submit_cancelled": lambda i, d: (
+            f"… submit of job {i} raised the cancellation of its caller"
+        ),
+        "job_done": lambda i, d: f"job {i} is {d}",
         "raise": lambda i, d: "the block raises BlockError",
         "leave": lambda i, d: "the block's body ends; leaving async with",
         "exit": lambda i, d: f"the block ended: {d}",

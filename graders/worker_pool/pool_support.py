@@ -86,20 +86,33 @@ class _Clock:
         return self.last
 
 
+def _waits(draw: st.DrawFn, clock: _Clock, job: int, first: int) -> list[dict[str, Any]]:
+    """None, one or two tasks that start waiting in result() of one of the latest jobs
+    (still running or queued, mostly), numbered from ``first``."""
+    return [
+        {"t": clock.next(draw, gap=0), "do": "wait", "job": job, "waiter": first + k}
+        for k in range(draw(st.sampled_from((0, 0, 0, 1, 2))))
+    ]
+
+
 @st.composite
 def part1_scenarios(draw: st.DrawFn, ends: tuple[str, ...] = ENDS_PART1) -> Scenario:
-    """Jobs submitted with submit or submit_nowait, then a normal exit once every
-    submit has answered."""
+    """Jobs submitted with submit or submit_nowait, tasks waiting in result() beside
+    them, then a normal exit once every submit has answered."""
     n = draw(st.integers(1, 8))
     jobs = [_job(draw, ends) for _ in range(n)]
     if draw(st.booleans()):  # one duration for all: jobs started together end together
         jobs = [{**job, "d": jobs[0]["d"]} for job in jobs]
-    actions = []
+    actions: list[dict[str, Any]] = []
     clock = _Clock()
+    waiters = 0
     for i in range(n):
         at = clock.next(draw)
         method = draw(st.sampled_from(("submit", "submit", "nowait")))
         actions.append({"t": at, "do": method, "job": i})
+        waits = _waits(draw, clock, i - draw(st.integers(0, min(2, i))), waiters + 1)
+        actions += waits
+        waiters += len(waits)
     return scenario(
         draw(st.integers(1, 3)), draw(st.integers(0, 3)), jobs, actions, wait_for_submitters=True
     )
@@ -115,24 +128,88 @@ PART2_KINDS = (
     "close",
     "close_cancel",
     "raise",
+    "wait",
+    "wait",
+    "cancel_caller",
 )
+
+
+class _Callers:
+    """The calls of a part-2 scenario whose task the director may cancel while it waits:
+    submit() calls by job, result() waiters and close() calls by number."""
+
+    def __init__(self) -> None:
+        self.submits: list[int] = []
+        self.waiters = 0
+        self.closers = 0
+
+    def wait(self, t: float, job: int) -> dict[str, Any]:
+        self.waiters += 1
+        return {"t": t, "do": "wait", "job": job, "waiter": self.waiters}
+
+    def cancel(self, draw: st.DrawFn, t: float, of: str | None = None) -> dict[str, Any] | None:
+        """Cancels the task in one of the latest calls of kind ``of`` (any kind if None);
+        the latest are the likeliest to be still waiting."""
+
+        def recent(last: int, first: int = 1) -> int:
+            return last - draw(st.integers(0, min(2, last - first)))
+
+        have = {"submit": bool(self.submits), "result": self.waiters > 0, "close": self.closers > 0}
+        kinds = [k for k, yes in have.items() if yes and of in (None, k)]
+        if not kinds:
+            return None
+        of = draw(st.sampled_from(kinds))
+        if of == "submit":
+            job = self.submits[recent(len(self.submits) - 1, 0)]
+            return {"t": t, "do": "cancel_caller", "of": "submit", "job": job}
+        if of == "result":
+            return {"t": t, "do": "cancel_caller", "of": "result", "waiter": recent(self.waiters)}
+        return {"t": t, "do": "cancel_caller", "of": "close", "closer": recent(self.closers)}
 
 
 @st.composite
 def part2_scenarios(draw: st.DrawFn) -> Scenario:
-    """Submits mixed with Job.cancel(), close(), close(cancel=True), raising in the
-    block, and maybe a cancellation of the enclosing scope at any moment — also
-    while a normal exit waits for the jobs."""
+    """Submits mixed with Job.cancel(), close(), close(cancel=True), tasks waiting in
+    result(), cancellations of tasks waiting in submit(), result() or close() (often
+    right after the call), raising in the block, and maybe a cancellation of the
+    enclosing scope at any moment — also while a normal exit waits for the jobs."""
+    workers, queue_size = draw(st.integers(1, 2)), draw(st.integers(0, 3))
     burst = draw(st.integers(0, 5))  # submitted at once first: queued jobs, waiting submitters
     steps = burst + draw(st.integers(1, 10))
     jobs: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     clock = _Clock()
+    callers = _Callers()
     for k in range(steps):
+        if k == burst and jobs:
+            # Tasks waiting in result() of the jobs running or queued now, and maybe the
+            # cancellation of a burst submitter that still waits for room (every job lasts
+            # a second or more, so no room has come back yet).
+            for _ in range(draw(st.integers(0, 2))):
+                job = draw(st.integers(0, len(jobs) - 1))
+                actions.append(callers.wait(clock.next(draw, gap=0), job))
+            if burst > workers + queue_size and draw(st.booleans()):
+                job = draw(st.integers(workers + queue_size, burst - 1))
+                at = clock.next(draw, gap=0)
+                actions.append({"t": at, "do": "cancel_caller", "of": "submit", "job": job})
         at = clock.next(draw, gap=0 if k < burst else None)
         kind = "submit" if k < burst else draw(st.sampled_from(PART2_KINDS))
-        if kind in ("submit", "nowait") or not jobs:
+        if kind == "cancel_caller":
+            cancel = callers.cancel(draw, at)
+            if cancel is not None:
+                actions.append(cancel)
+                continue
+            kind = "submit"
+        if kind == "wait" and jobs:
+            if draw(st.booleans()):  # one of the latest jobs, or any
+                job = len(jobs) - 1 - draw(st.integers(0, min(2, len(jobs) - 1)))
+            else:
+                job = draw(st.integers(0, len(jobs) - 1))
+            actions.append(callers.wait(at, job))
+        elif kind in ("submit", "nowait", "wait") or not jobs:
             jobs.append(_job(draw, ENDS_PART1, LONG_DURATIONS))
+            if kind != "nowait":
+                callers.submits.append(len(jobs) - 1)
             actions.append(
                 {"t": at, "do": kind if kind == "nowait" else "submit", "job": len(jobs) - 1}
             )
@@ -144,10 +221,26 @@ def part2_scenarios(draw: st.DrawFn) -> Scenario:
                 job = draw(st.integers(0, len(jobs) - 1))
             actions.append({"t": at, "do": "cancel", "job": job})
         elif kind in ("close", "close_cancel"):
+            callers.closers += 1
             actions.append({"t": at, "do": "close", "cancel": kind == "close_cancel"})
         else:
             actions.append({"t": at, "do": "raise"})
             break
+        # (close(cancel=True) waits only while cancelled jobs unwind: rarely worth it.)
+        last = {"submit": "submit", "wait": "result", "close": "close"}.get(actions[-1]["do"])
+        if last == "close" and actions[-1]["cancel"]:
+            last = None
+        if (
+            k >= burst
+            and last is not None
+            and draw(st.integers(0, 2 if last != "close" else 1)) == 0
+        ):
+            # The caller just made gives up soon, often within the same second (before any
+            # job can end, so while it still waits), else after the usual gap.
+            gap = draw(st.sampled_from((0, None)))
+            cancel = callers.cancel(draw, clock.next(draw, gap=gap), last)
+            if cancel is not None:
+                actions.append(cancel)
     outer = None
     if draw(st.booleans()):
         # Any moment: while the body still acts, or while a normal exit waits. Its
@@ -155,9 +248,7 @@ def part2_scenarios(draw: st.DrawFn) -> Scenario:
         base = draw(st.sampled_from([0.0] + [a["t"] for a in actions]))
         late = draw(st.sampled_from((0, 1, 2, 3, 6)))
         outer = round(int(base) + late + 0.01 * (clock.k + 1), 2)
-    return scenario(
-        draw(st.integers(1, 2)), draw(st.integers(0, 3)), jobs, actions, outer_cancel_at=outer
-    )
+    return scenario(workers, queue_size, jobs, actions, outer_cancel_at=outer)
 
 
 def play(
@@ -180,7 +271,7 @@ def judged(
 ) -> Judge:
     """Plays the scenario, tells it, and fails with the first broken rule among ``tags``.
 
-    ``also_after`` (an action: "cancel", "close", "raise" or "outer"): part 1's rules
+    ``also_after`` (an action: "cancel", "close", "raise", "outer" or "cancel_caller"): part 1's rules
     broken from the first such action on count too — a pool that runs too many jobs
     only after a cancellation has a cancellation bug.
     """
@@ -200,7 +291,10 @@ def judged(
             "the pool never became quiet: a task kept running without ever waiting (a busy loop)"
         )
     judge = Judge(scenario, events)
-    since = _first(scenario, also_after)
+    # For cancelled callers, from the first one that was still waiting when cancelled.
+    since = (
+        judge.first_caller_cancel if also_after == "cancel_caller" else _first(scenario, also_after)
+    )
     broken = [
         v
         for v in judge.violations

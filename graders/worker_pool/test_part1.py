@@ -52,6 +52,19 @@ RENDEZVOUS = _at(
 )
 # Several submitters waiting for room at once: served first come, first served.
 WAITERS = _at(*[(0.01 * (k + 1), "submit") for k in range(6)], workers=1, queue_size=1, d=3)
+# Three tasks wait in result() of one running job and two in result() of a queued one:
+# each of them gets the job's value in the instant it ends.
+RESULT_WAITERS = {
+    **_at((0.01, "submit"), (0.02, "submit"), workers=1, queue_size=1, d=3),
+    "actions": [
+        {"t": 0.01, "do": "submit", "job": 0},
+        {"t": 0.02, "do": "submit", "job": 1},
+        *[
+            {"t": round(0.03 + 0.01 * k, 2), "do": "wait", "job": k // 3, "waiter": k + 1}
+            for k in range(5)
+        ],
+    ],
+}
 
 
 @check(
@@ -162,6 +175,7 @@ def test_errors(candidate: Candidate, story: Story, scenario: Scenario) -> None:
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(scenario=part1_scenarios())
 @example(scenario=STATEMENT)
+@example(scenario=RESULT_WAITERS)
 def test_complete(candidate: Candidate, story: Story, scenario: Scenario) -> None:
     judged(candidate, story, scenario, frozenset({COMPLETE}))
 
@@ -223,7 +237,7 @@ GOOD_ARGUMENTS = [(1, 0), (3, 2), (1, 100)]
     dimension="correctness",
     points=3,
     timeout=30,
-    title="ValueError for workers < 1 or queue_size < 0",
+    title="ValueError for workers < 1 or queue_size < 0; a pool not yet entered accepts no job",
 )
 def test_validation(candidate: Candidate, story: Story) -> None:
     for workers, queue_size in BAD_ARGUMENTS + NOT_INTS:
@@ -244,6 +258,18 @@ def test_validation(candidate: Candidate, story: Story) -> None:
         got = "returned a pool" if reply.raised is None else f"raised {reply.raised.get('type')}"
         story.say(f"WorkerPool({workers!r}, {queue_size!r}) → {got}")
         assert reply.raised is None, f"WorkerPool({workers!r}, {queue_size!r}) {got}"
+    # Before the pool is entered there is no worker: a job accepted then would never run.
+    facts = candidate.call("before_enter", timeout_s=20)
+    story.say("WorkerPool(2, 2), not entered (no `async with`):")
+    story.say(f"submit_nowait(fn) → {facts['submit_nowait']}")
+    story.say(f"submit(fn) → {facts['submit']} after {facts['submit took']:g} virtual s")
+    for call in ("submit_nowait", "submit"):
+        assert str(facts[call]).startswith("raised"), (
+            f"{call}() on a pool that was never entered {facts[call]}: it must raise (RuntimeError) and accept no job"
+        )
+    assert facts["submit took"] == 0, (
+        f"submit() on a pool that was never entered took {facts['submit took']:g} s to raise: it must raise at once"
+    )
 
 
 SPEED_FLOOR = 0.3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import example, given, settings
-from pool_judge import CANCEL, CLOSE, EXIT_ERROR, LEAKS, OUTER, REUSE
+from pool_judge import CALLER, CANCEL, CLOSE, EXIT_ERROR, LEAKS, OUTER, REUSE
 from pool_support import Scenario, judged, part2_scenarios, returning, scenario
 
 from dskata.grading import Candidate, Story, check
@@ -27,6 +27,15 @@ def _scenario(
 
 def _submit(t: float, job: int) -> dict[str, Any]:
     return {"t": t, "do": "submit", "job": job}
+
+
+def _wait(t: float, job: int, waiter: int) -> dict[str, Any]:
+    return {"t": t, "do": "wait", "job": job, "waiter": waiter}
+
+
+def _cancel_caller(t: float, of: str, number: int) -> dict[str, Any]:
+    key = {"submit": "job", "result": "waiter", "close": "closer"}[of]
+    return {"t": t, "do": "cancel_caller", "of": of, key: number}
 
 
 # One running, two queued: cancel a queued job, then the running one.
@@ -96,6 +105,48 @@ OUTER_DURING_EXIT = _scenario(
     _submit(0.03, 2),
     _submit(0.04, 3),
     outer=3.05,
+)
+# One job runs, one is queued, two submitters wait for room; the first of them is
+# cancelled. When room appears it goes to the second: the cancelled one left nothing
+# behind (a submitter left in the line of waiters gets that room, and its job runs).
+SUBMITTER_CANCELLED = _scenario(
+    1,
+    1,
+    [5, 5, 5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _submit(0.03, 2),
+    _submit(0.04, 3),
+    _cancel_caller(1.05, "submit", 2),
+)
+# Two tasks wait in result() of the running job and two in result() of the queued one;
+# one of each pair is cancelled. Both jobs go on, and the other waiters get their values.
+WAITER_CANCELLED = _scenario(
+    1,
+    1,
+    [5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    _wait(0.03, 0, 1),
+    _wait(0.04, 0, 2),
+    _wait(0.05, 1, 3),
+    _wait(0.06, 1, 4),
+    _cancel_caller(1.07, "result", 1),
+    _cancel_caller(1.08, "result", 3),
+)
+# Two tasks wait in close() while a job runs and one waits; the first is cancelled. It
+# leaves at once, the pool stays closed (a later submit gets PoolClosed), both jobs run
+# to their end, and the other close() returns when the last one ends.
+CLOSER_CANCELLED = _scenario(
+    1,
+    1,
+    [5, 5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    {"t": 1.03, "do": "close", "cancel": False},
+    {"t": 1.04, "do": "close", "cancel": False},
+    _cancel_caller(2.05, "close", 1),
+    _submit(2.06, 2),
 )
 # An exception leaves the block while jobs run, wait, and a submitter waits for room.
 RAISE_BUSY = _scenario(
@@ -188,6 +239,23 @@ def test_leaks(candidate: Candidate, story: Story, scenario: Scenario) -> None:
     judged(candidate, story, scenario, frozenset({LEAKS}))
 
 
+@check(
+    "POOL-CALLER-CANCEL",
+    part=2,
+    dimension="concurrency",
+    points=6,
+    timeout=150,
+    title="Cancelling a task waiting in submit(), result() or close() ends that wait at once and nothing else",
+)
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(scenario=part2_scenarios())
+@example(scenario=SUBMITTER_CANCELLED)
+@example(scenario=WAITER_CANCELLED)
+@example(scenario=CLOSER_CANCELLED)
+def test_caller_cancel(candidate: Candidate, story: Story, scenario: Scenario) -> None:
+    judged(candidate, story, scenario, frozenset({CALLER}), also_after="cancel_caller")
+
+
 INSIDE_EXPECTED = {
     "open: parent's result": "'child value'",
     "open: parent done at": 1.0,
@@ -197,11 +265,15 @@ INSIDE_EXPECTED = {
     "close inside: then submit_nowait": "PoolClosed",
     "close inside: job's result": "'closer value'",
     "close inside: block ended after": 1.0,
+    "after the block: submit_nowait": "PoolClosed",
+    "after the block: submit": "PoolClosed",
+    "after the block: close() returned after": 0.0,
 }
 INSIDE_SETUP = (
     "WorkerPool(2, 1): a job submits a 1 s follow-up to its own pool and returns its result;",
     "then a job that sleeps 2 s and submits a follow-up, while the block is being left normally;",
-    "WorkerPool(2, 2): a job calls close() on its own pool, then submit_nowait, then sleeps 1 s.",
+    "WorkerPool(2, 2): a job calls close() on its own pool, then submit_nowait, then sleeps 1 s;",
+    "WorkerPool(2, 2) after its block has ended: submit_nowait, submit and close().",
 )
 
 
@@ -211,7 +283,7 @@ INSIDE_SETUP = (
     dimension="correctness",
     points=4,
     timeout=60,
-    title="A job may submit to its own pool and close it: no deadlock, PoolClosed once closing",
+    title="A job may submit to its own pool and close it: no deadlock, PoolClosed once closing and after the block",
 )
 def test_inside(candidate: Candidate, story: Story) -> None:
     facts = candidate.call("inside", timeout_s=20)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from dskata.errors import DskataError, UsageError
-from dskata.grade import GradeRequest, grade
+from dskata.grade import GradeRequest, default_shards, grade
 from dskata.report import compare
 from dskata.report._files import write_text_atomic
 from dskata.results import Report
@@ -136,6 +136,8 @@ def _grade_one(request: BatchRequest, entry: Entry, listen: Listener) -> Outcome
                 seeds=request.seeds,
                 checks=request.checks,
                 out=out_dir,
+                # Gradings side by side already fill the cores; one alone splits its checks.
+                shards=1 if request.jobs > 1 else default_shards(),
             ),
             progress=lambda event: listen("check", entry, event),
             reuse=True,

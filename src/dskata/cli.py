@@ -19,7 +19,7 @@ from rich.text import Text
 import dskata
 from dskata.catalog import all_exercises, get_exercise, parse_parts
 from dskata.errors import DskataError, UsageError
-from dskata.grade import GradeRequest, grade
+from dskata.grade import GradeRequest, default_shards, grade
 from dskata.report import REPORT_FILES, print_summary
 from dskata.seeds import load_profile, new_profile
 from dskata.workspace import start_workspace
@@ -83,6 +83,11 @@ def start(slug: str, directory: Path, parts: str | None) -> None:
     help="grade every submission in this folder (sub-folders, .zip, .tar.gz, .py), then compare",
 )
 @click.option("--jobs", default=2, show_default=True, help="with --batch: gradings run at once")
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 8),
+    help="grading sessions that split one submission's checks  [default: one per core, ≤ 2]",
+)
 def grade_command(
     path: Path | None,
     exercise: str | None,
@@ -93,6 +98,7 @@ def grade_command(
     quiet: bool,
     batch_dir: Path | None,
     jobs: int,
+    shards: int | None,
 ) -> None:
     """Grade a submission: a workspace folder, a .zip/.tar.gz of one, or a module file.
 
@@ -109,7 +115,13 @@ def grade_command(
             return
         assert path is not None
         request = GradeRequest(
-            path=path, exercise=exercise, parts=parsed, seeds=seeds, checks=checks, out=out_dir
+            path=path,
+            exercise=exercise,
+            parts=parsed,
+            seeds=seeds,
+            checks=checks,
+            out=out_dir,
+            shards=shards or default_shards(),
         )
         with _progress(quiet) as on_event:
             graded = grade(request, progress=on_event)
@@ -236,12 +248,19 @@ class _progress:
     help="grade everything N times; any varying score fails",
 )
 @click.option("--jobs", default=2, show_default=True, help="gradings run at once")
-def verify(slugs: tuple[str, ...], repeat: int, jobs: int) -> None:
+@click.option(
+    "--declared-only",
+    is_flag=True,
+    help="grade each mutant only on the checks it declares (same verdicts, faster)",
+)
+def verify(slugs: tuple[str, ...], repeat: int, jobs: int, declared_only: bool) -> None:
     """Prove graders sound: reference full marks, stub zero, every mutant caught."""
     from dskata.verify import run_verify  # imported late: only this command needs it
 
     try:
-        ok = run_verify(list(slugs), repeat=repeat, jobs=jobs, console=out)
+        ok = run_verify(
+            list(slugs), repeat=repeat, jobs=jobs, console=out, declared_only=declared_only
+        )
     except DskataError as error:
         _fail(error)
     sys.exit(0 if ok else 1)

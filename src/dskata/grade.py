@@ -8,6 +8,7 @@ unknown exercise, bad parts) raise before anything is graded.
 
 from __future__ import annotations
 
+import os
 import shlex
 import tempfile
 import time
@@ -38,6 +39,12 @@ class GradeRequest:
     seeds: str = "default"
     checks: tuple[str, ...] = ()
     out: Path | None = None
+    shards: int = 1  # grading sessions that split the checks (see run_checks)
+
+
+def default_shards() -> int:
+    """Sessions for one grading on its own: one per core, two at most (most checks wait)."""
+    return min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ def grade(
                 scratch=scratch / "grading",
                 replay_base=replay_command(request, exercise, parts, profile),
                 progress=progress,
+                shards=1 if len(request.checks) == 1 else request.shards,
             )
         except UsageError:
             raise

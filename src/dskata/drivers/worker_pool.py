@@ -1,13 +1,15 @@
 """Driver for the ``worker_pool`` exercise: scenarios played in virtual time, told as a trace.
 
 Runs in the child. A scenario is a pool, a list of jobs and a list of *actions* at
-given virtual times (submit, submit_nowait, Job.cancel, close, raising inside the
-block) plus, optionally, a deadline on the scope around the block. A director task
-plays the actions inside ``async with pool``; submitters and closers run as tasks of
-their own beside the block, like independent producers. Every job records when it
-starts and how it ends; every call records when it was made and how it answered.
-The trace goes back to the grader, which judges it: this file never decides what is
-right.
+given virtual times (submit, submit_nowait, Job.cancel, close, waiting in
+``Job.result()``, cancelling a task that waits in submit/result/close, raising inside
+the block) plus, optionally, a deadline on the scope around the block. A director task
+plays the actions inside ``async with pool``; submitters, closers and result waiters
+run as tasks of their own beside the block, like independent producers and
+consumers, each inside a cancel scope of its own that the director can cancel. Every
+job records when it starts and how it ends; every call records when it was made and
+how it answered (a Job, an exception, or the cancellation of its caller). The trace
+goes back to the grader, which judges it: this file never decides what is right.
 
 Virtual time: on asyncio ``VirtualTimeLoop``, on trio ``MockClock`` with autojump.
 Both jump the clock only when every task waits, so the trace's time is exact and an
@@ -118,6 +120,11 @@ class Scenario:
         self.pool: Any = None
         self.block_error: BlockError | None = None
         self.answered: list[anyio.Event] = []
+        # A caller's own cancel scope, by ("submit", job) / ("result", waiter) / ("close", n),
+        # and the callers still inside their call.
+        self.scopes: dict[tuple[str, int], anyio.CancelScope] = {}
+        self.waiting: set[tuple[str, int]] = set()
+        self.waiter_job: dict[int, int] = {}
 
     def now(self) -> float:
         return round(anyio.current_time() - self.t0, 6)
@@ -181,23 +188,33 @@ class Scenario:
 
     # -- producers beside the block -----------------------------------------
 
-    async def submitter(self, i: int, answered: anyio.Event) -> None:
+    def caller(self, what: str, n: int) -> anyio.CancelScope:
+        """The cancel scope a new caller of ``what`` runs in; it counts as waiting from now."""
+        scope = self.scopes[(what, n)] = anyio.CancelScope()
+        self.waiting.add((what, n))
+        return scope
+
+    async def submitter(self, i: int, answered: anyio.Event, scope: anyio.CancelScope) -> None:
         try:
-            await self._submit(i)
+            with scope:
+                await self._submit(i, scope)
         finally:
             answered.set()
 
-    async def _submit(self, i: int) -> None:
+    async def _submit(self, i: int, scope: anyio.CancelScope) -> None:
         self.log("call", i, "submit")
         try:
             job = await self.pool.submit(self.job_fn(i), i)
         except anyio.get_cancelled_exc_class():
-            self.log("pending", i)
+            # The director cancelled this caller, or the play is over and it still waited.
+            self.log("submit_cancelled" if scope.cancel_called else "pending", i)
             raise
         except BaseException as exc:
             self._note_fatal(exc)
             self.log("refused", i, _name(exc))
             return
+        finally:
+            self.waiting.discard(("submit", i))
         self.jobs_of[i] = job
         self.log("accepted", i)
 
@@ -212,18 +229,52 @@ class Scenario:
         self.jobs_of[i] = job
         self.log("accepted", i)
 
-    async def closer(self, n: int, cancel: bool) -> None:
+    async def closer(self, n: int, cancel: bool, scope: anyio.CancelScope) -> None:
         self.log("close", n, "cancel" if cancel else "")
-        try:
-            await self.pool.close(cancel=cancel)
-        except anyio.get_cancelled_exc_class():
-            self.log("close_pending", n)
-            raise
-        except BaseException as exc:
-            self._note_fatal(exc)
-            self.log("close_raised", n, _name(exc))
-            return
-        self.log("closed", n)
+        with scope:
+            try:
+                await self.pool.close(cancel=cancel)
+            except anyio.get_cancelled_exc_class():
+                self.log("close_cancelled" if scope.cancel_called else "close_pending", n)
+                raise
+            except BaseException as exc:
+                self._note_fatal(exc)
+                self.log("close_raised", n, _name(exc))
+                return
+            finally:
+                self.waiting.discard(("close", n))
+            self.log("closed", n)
+
+    async def waiter(self, i: int, n: int, job: Any, scope: anyio.CancelScope) -> None:
+        """A task beside the block waiting in ``job.result()`` (waiter number ``n``)."""
+        with scope:
+            try:
+                got: Any = await job.result()
+            except anyio.get_cancelled_exc_class():
+                self.log("wait_cancelled" if scope.cancel_called else "wait_pending", i, f"w{n}")
+                raise
+            except BaseException as exc:
+                self._note_fatal(exc)
+                got = exc
+            finally:
+                self.waiting.discard(("result", n))
+            self.log("waited", i, f"w{n}|{self.describe(i, got, None)}")
+
+    def cancel_caller(self, action: dict[str, Any]) -> bool:
+        """Cancels the scope of a caller still inside submit/result/close; says whether it was."""
+        of = str(action["of"])
+        n = int(action[{"submit": "job", "result": "waiter", "close": "closer"}[of]])
+        scope = self.scopes.get((of, n))
+        if scope is None:
+            return False  # that call was never made (its job was never accepted, say)
+        job = self.waiter_job[n] if of == "result" else n
+        detail = f"result|w{n}" if of == "result" else of
+        if (of, n) not in self.waiting:
+            self.log("cancel_caller", job, detail + "|answered")
+            return False
+        self.log("cancel_caller", job, detail)
+        scope.cancel()
+        return True
 
     def cancel(self, i: int) -> None:
         job = self.jobs_of.get(i)
@@ -249,7 +300,8 @@ class Scenario:
                 answered = anyio.Event()
                 self.answered.append(answered)
                 name = f"dskata submitter {action['job']}"
-                helpers.start_soon(self.submitter, action["job"], answered, name=name)
+                scope = self.caller("submit", action["job"])
+                helpers.start_soon(self.submitter, action["job"], answered, scope, name=name)
             elif what == "nowait":
                 self.nowait(action["job"])
             elif what == "cancel":
@@ -262,7 +314,22 @@ class Scenario:
                     *([False] if action.get("then_plain") else []),
                 ):
                     closes += 1
-                    helpers.start_soon(self.closer, closes, cancel, name="dskata closer")
+                    scope = self.caller("close", closes)
+                    helpers.start_soon(self.closer, closes, cancel, scope, name="dskata closer")
+            elif what == "wait":
+                i, n = action["job"], action["waiter"]
+                job = self.jobs_of.get(i)
+                if job is not None:  # else its submit has not returned a Job (yet)
+                    self.waiter_job[n] = i
+                    self.log("wait", i, f"w{n}")
+                    scope = self.caller("result", n)
+                    helpers.start_soon(self.waiter, i, n, job, scope, name=f"dskata waiter {n}")
+            elif what == "cancel_caller":
+                if self.cancel_caller(action) and action["of"] == "result":
+                    # Once the cancelled waiter has left: did that touch the job it waited for?
+                    await settle()
+                    i = self.waiter_job[action["waiter"]]
+                    self.log("job_done", i, "done" if self.done(i) else "not done")
             elif what == "raise":
                 self.log("raise")
                 self.block_error = BlockError("raised inside the block")
@@ -390,9 +457,46 @@ class Driver:
                 raise
             return {"events": play.events, "never_quiet": str(quiet.exceptions[0])}
 
+    def op_before_enter(self, backend: str = "asyncio", seed: int = 0) -> dict[str, Any]:
+        """``submit_nowait`` and ``submit`` on a pool that was made but never entered:
+        how each answered, and how long ``submit`` took (virtual seconds)."""
+        m = self.module
+        facts: dict[str, Any] = {}
+
+        async def fn() -> str:
+            return "value"
+
+        def answer(exc: BaseException) -> str:
+            if isinstance(exc, NotImplementedError | MemoryError):
+                raise exc  # not attempted (or out of memory): not an answer
+            return f"raised {_name(exc)}"
+
+        async def main() -> None:
+            pool = m.WorkerPool(2, 2)
+            try:
+                pool.submit_nowait(fn)
+            except Exception as exc:
+                facts["submit_nowait"] = answer(exc)
+            else:
+                facts["submit_nowait"] = "returned a Job"
+            t0 = anyio.current_time()
+            facts["submit"] = f"still waited after {RESULT_WAIT_S:g} s"
+            with anyio.move_on_after(RESULT_WAIT_S):
+                try:
+                    await pool.submit(fn)
+                except Exception as exc:
+                    facts["submit"] = answer(exc)
+                else:
+                    facts["submit"] = "returned a Job"
+            facts["submit took"] = round(anyio.current_time() - t0, 6)
+
+        run_virtual(main, backend, seed)
+        return facts
+
     def op_inside(self, backend: str = "asyncio", seed: int = 0) -> dict[str, Any]:
         """Jobs that use their own pool: a follow-up submit while the pool is open and
-        while a normal exit closes it, and ``close()`` called from inside a job."""
+        while a normal exit closes it, and ``close()`` called from inside a job; then
+        submit_nowait, submit and close() after a block has ended."""
         m = self.module
         facts: dict[str, Any] = {}
 
@@ -451,11 +555,36 @@ class Driver:
                     facts["close inside: job's result"] = repr(await job.result())
             facts["close inside: block ended after"] = round(anyio.current_time() - t0, 6)
 
+        async def after_exit() -> None:
+            async with m.WorkerPool(2, 2) as pool:
+                await pool.submit(child)
+            t0 = anyio.current_time()
+            try:
+                pool.submit_nowait(child)
+            except Exception as exc:
+                facts["after the block: submit_nowait"] = outcome(exc)
+            else:
+                facts["after the block: submit_nowait"] = "accepted"
+            with anyio.move_on_after(100):
+                try:
+                    await pool.submit(child)
+                except Exception as exc:
+                    facts["after the block: submit"] = outcome(exc)
+                else:
+                    facts["after the block: submit"] = "accepted"
+            with anyio.move_on_after(100):
+                await pool.close()
+                facts["after the block: close() returned after"] = round(
+                    anyio.current_time() - t0, 6
+                )
+
         async def main() -> None:
             with anyio.move_on_after(1000):
                 await follow_up()
             with anyio.move_on_after(1000):
                 await close_inside()
+            with anyio.move_on_after(1000):
+                await after_exit()
 
         run_virtual(main, backend, seed)
         return facts

@@ -24,6 +24,10 @@ class SessionConfig:
     progress_path: str
     replay_base: str
     launcher: str = "subprocess"
+    # With several sessions, each runs the selected checks it claims first in claims_dir.
+    shard_index: int = 0
+    shard_count: int = 1
+    claims_dir: str = ""
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")

@@ -10,6 +10,7 @@ grading command turns into the report.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import time
@@ -37,6 +38,7 @@ STATE_KEY = pytest.StashKey["_CheckState"]()
 RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
 IMPORT_FAULT_KEY = pytest.StashKey[list[CandidateFault]]()
 REDIS_KEY = pytest.StashKey[RedisService]()
+ORDER_KEY = pytest.StashKey[list[str]]()
 
 settings.register_profile(
     "dskata",
@@ -112,7 +114,46 @@ def pytest_collection_modifyitems(
         message = f"no check with id {unknown[0]} (known: {known})"
         Path(cfg.results_path).write_text(json.dumps({"usage_error": message}), encoding="utf-8")
         raise pytest.UsageError(f"no check with id {unknown[0]} (known: {', '.join(sorted(seen))})")
+    # The report lists checks in this order, whichever session ran them.
+    config.stash[ORDER_KEY] = [_meta(item)["id"] for item in keep]
     items[:] = keep
+
+
+def _claim(item: pytest.Item) -> bool:
+    """True if this session is the first to claim ``item`` (an atomic O_EXCL create)."""
+    cfg = item.config.stash[CONFIG_KEY]
+    try:
+        fd = os.open(Path(cfg.claims_dir) / _meta(item)["id"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """With several sessions, each runs the next check nobody has claimed yet.
+
+    A work queue rather than a fixed split: check costs differ a hundredfold, so a
+    fixed split leaves one session idle. The next check is claimed before the
+    current one runs, because pytest tears fixtures down towards the next item.
+    """
+    cfg = session.config.stash[CONFIG_KEY]
+    if cfg.shard_count <= 1 or session.config.option.collectonly:
+        return None  # pytest's own loop
+    if session.testsfailed and not session.config.option.continue_on_collection_errors:
+        raise session.Interrupted(f"{session.testsfailed} errors during collection")
+    pending = iter(session.items)
+    current = next((i for i in pending if _claim(i)), None)
+    while current is not None:
+        following = next((i for i in pending if _claim(i)), None)
+        current.config.hook.pytest_runtest_protocol(item=current, nextitem=following)
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+        current = following
+    return True
 
 
 def _progress(config: pytest.Config, event: dict[str, Any]) -> None:
@@ -325,5 +366,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "isolation": default_launcher().isolation,
         "redis": session.config.stash[REDIS_KEY].report(),
         "checks": [asdict(r) for r in results],
+        "order": session.config.stash.get(ORDER_KEY, []),
     }
     Path(cfg.results_path).write_text(json.dumps(payload), encoding="utf-8")

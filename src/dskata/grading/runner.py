@@ -14,8 +14,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from dskata.catalog import Exercise
 from dskata.drivers import driver_path
@@ -39,6 +40,7 @@ class RunOutcome:
     isolation: str
     infra_error: str | None
     redis: dict[str, str] | None = None  # how Redis was obtained, for the report
+    order: list[str] = field(default_factory=list)  # every selected check id, graders' order
 
 
 def _pytest_argv(exercise: Exercise, config_path: Path, ini: Path) -> list[str]:
@@ -78,67 +80,132 @@ def run_checks(
     replay_base: str,
     timeout_s: float = SESSION_TIMEOUT_S,
     progress: Callable[[dict[str, object]], None] | None = None,
+    shards: int = 1,
 ) -> RunOutcome:
-    """Runs the graders of ``parts`` (or only ``checks``) and returns their results."""
+    """Runs the graders of ``parts`` (or only ``checks``) and returns their results.
+
+    ``shards`` > 1 runs that many sessions side by side, taking checks from one queue:
+    most checks wait (timeouts, virtual clocks, Redis), so two sessions on two cores
+    take about half the wall time. Every check still gets its own fresh child and seed,
+    so a check's result does not depend on which session ran it.
+    """
     scratch.mkdir(parents=True, exist_ok=True)
-    results_path = scratch / "results.json"
-    config = SessionConfig(
-        exercise=exercise.slug,
-        parts=list(parts),
-        module_path=str(module_path),
-        module_name=exercise.module_name,
-        submission_root=str(module_path.parent),
-        reference_path=str(exercise.reference_module),
-        driver_path=str(driver_path(exercise.slug)),
-        scratch=str(scratch / "checks"),
-        seed=seed,
-        checks=checks,
-        results_path=str(results_path),
-        progress_path=str(scratch / "progress.jsonl"),
-        replay_base=replay_base,
-    )
-    config_path = scratch / "session.json"
-    config.write(config_path)
     ini = scratch / "pytest.ini"
     ini.write_text(_INI, encoding="utf-8")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-    log_path = scratch / "grader.log"
-    with open(log_path, "wb") as log:
+    sessions: list[_Session] = []
+    claims = scratch / "claims"
+    claims.mkdir(exist_ok=True)
+    for index in range(max(1, shards)):
+        where = scratch if shards <= 1 else scratch / f"shard-{index}"
+        where.mkdir(parents=True, exist_ok=True)
+        config = SessionConfig(
+            exercise=exercise.slug,
+            parts=list(parts),
+            module_path=str(module_path),
+            module_name=exercise.module_name,
+            submission_root=str(module_path.parent),
+            reference_path=str(exercise.reference_module),
+            driver_path=str(driver_path(exercise.slug)),
+            scratch=str(where / "checks"),
+            seed=seed,
+            checks=checks,
+            results_path=str(where / "results.json"),
+            progress_path=str(where / "progress.jsonl"),
+            replay_base=replay_base,
+            shard_index=index,
+            shard_count=max(1, shards),
+            claims_dir=str(claims),
+        )
+        config.write(where / "session.json")
+        log = open(where / "grader.log", "wb")  # noqa: SIM115 - closed once the session ends
         proc = subprocess.Popen(
-            _pytest_argv(exercise, config_path, ini),
-            cwd=scratch,
+            _pytest_argv(exercise, where / "session.json", ini),
+            cwd=where,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        code = _wait(proc, Path(config.progress_path), timeout_s, progress)
-    return _collect(results_path, log_path, code)
+        sessions.append(_Session(proc, log, where))
+    try:
+        _wait(sessions, timeout_s, progress)
+    finally:
+        for session in sessions:
+            session.log.close()
+    return _merge(
+        [_collect(s.where / "results.json", s.where / "grader.log", s.code) for s in sessions]
+    )
+
+
+@dataclass
+class _Session:
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+    where: Path
+    code: int | None = None
+    seen: int = 0  # progress lines already forwarded
+    total: int = 0
 
 
 def _wait(
-    proc: subprocess.Popen[bytes],
-    progress_path: Path,
+    sessions: list[_Session],
     timeout_s: float,
     progress: Callable[[dict[str, object]], None] | None,
-) -> int | None:
-    """Waits for the session, forwarding its progress lines; None when it overran."""
+) -> None:
+    """Waits for every session, forwarding their progress; kills those that overran."""
     deadline = time.monotonic() + timeout_s
-    seen = 0
+    running = list(sessions)
     while True:
-        code = proc.poll()
-        if progress is not None and progress_path.exists():
-            lines = progress_path.read_text(encoding="utf-8").splitlines()
-            for line in lines[seen:]:
-                progress(json.loads(line))
-            seen = len(lines)
-        if code is not None:
-            return code
+        for session in list(running):
+            code = session.proc.poll()
+            _forward(session, sessions, progress)
+            if code is not None:
+                session.code = code
+                running.remove(session)
+        if not running:
+            return
         if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            return None
+            for session in running:
+                session.proc.kill()
+                session.proc.wait()
+            return
         time.sleep(0.1)
+
+
+def _forward(
+    session: _Session,
+    sessions: list[_Session],
+    progress: Callable[[dict[str, object]], None] | None,
+) -> None:
+    """Passes a session's new progress lines on (every session counts all checks)."""
+    path = session.where / "progress.jsonl"
+    if progress is None or not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line in lines[session.seen :]:
+        event = json.loads(line)
+        if "total" in event:
+            session.total = int(event["total"])
+            event = {"total": max(s.total for s in sessions)}
+        progress(event)
+    session.seen = len(lines)
+
+
+def _merge(outcomes: list[RunOutcome]) -> RunOutcome:
+    """One outcome from the shards': checks in the graders' order, problems joined."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    order = next((o.order for o in outcomes if o.order), [])
+    rank = {cid: i for i, cid in enumerate(order)}
+    checks = sorted(
+        (c for o in outcomes for c in o.checks), key=lambda c: rank.get(c.id, len(rank))
+    )
+    errors = [o.infra_error for o in outcomes if o.infra_error]
+    isolation = next((o.isolation for o in outcomes if o.isolation != "unknown"), "unknown")
+    redis = next((o.redis for o in outcomes if o.redis and o.redis.get("error")), None)
+    redis = redis or next((o.redis for o in outcomes if o.redis), None)
+    return RunOutcome(checks, isolation, "\n".join(errors) or None, redis, order)
 
 
 def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome:
@@ -159,4 +226,5 @@ def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome
         infra = f"the grader failed in {', '.join(broken)}"
     elif code not in (0, 1):  # 1 = some checks failed, which is normal
         infra = f"the grading session exited with {code}:\n{log_tail}"
-    return RunOutcome(checks, str(data.get("isolation", "unknown")), infra, redis)
+    order = [str(cid) for cid in data.get("order", [])]
+    return RunOutcome(checks, str(data.get("isolation", "unknown")), infra, redis, order)
