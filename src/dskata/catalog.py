@@ -71,6 +71,9 @@ class TestingRubric:
 
     points: float
     timeout_s: float = 60.0  # wall time of one run of the candidate's tests
+    # A mutant whose declared checks all lie in these dimensions is left out of the
+    # fraction (listed as not counted): unit tests can hardly see speed or memory.
+    uncounted_dimensions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,9 @@ def _load(path: Path) -> Exercise:
     health = rubric.get("code_health")
     return Exercise(
         testing=TestingRubric(
-            float(testing["points"]), float(testing.get("timeout_s", 60.0))
+            float(testing["points"]),
+            float(testing.get("timeout_s", 60.0)),
+            tuple(str(d) for d in testing.get("uncounted_dimensions", ())),
         )
         if testing
         else None,

@@ -21,7 +21,7 @@ import dskata
 from dskata.catalog import NOT_MEASURED, Exercise
 from dskata.errors import UsageError
 from dskata.grading.runner import RunOutcome, run_checks
-from dskata.quality import Quality, measure_quality
+from dskata.quality import Quality, measure_quality, without_health_points_for_nothing
 from dskata.report import REPORT_FILES, InvalidReport, load_report, write_all
 from dskata.results import Report
 from dskata.scoring import score, settle
@@ -164,7 +164,7 @@ def build_report(
     quality: Quality | None = None,
 ) -> Report:
     checks = settle(outcome.checks)
-    quality = quality or Quality()
+    quality = without_health_points_for_nothing(quality or Quality(), checks)
     scored = score(checks, staged.exercise, quality.measured())
     return Report(
         kit_version=dskata.__version__,

@@ -131,6 +131,15 @@ class MutantRun:
 
 
 @dataclass
+class NotCounted:
+    """A mutant of the assigned parts left out of the testing fraction (see the rubric)."""
+
+    name: str
+    mistake: str
+    dimensions: list[str]  # of the checks it declares
+
+
+@dataclass
 class TestingResult:
     """The testing dimension: the candidate's own tests against the reference and mutants.
 
@@ -148,6 +157,7 @@ class TestingResult:
     failing_on_reference: list[str] = field(default_factory=list)
     mutants: list[MutantRun] = field(default_factory=list)
     duration_s: float = 0.0
+    not_counted: list[NotCounted] = field(default_factory=list)
 
     @property
     def caught(self) -> list[MutantRun]:
@@ -178,6 +188,7 @@ class CodeHealthResult:
     files: list[str]
     isolation: str  # how the tools ran
     error: str | None = None
+    note: str | None = None  # why the points differ from the signals (e.g. nothing passed)
 
 
 @dataclass
@@ -262,7 +273,11 @@ def report_from_dict(data: dict[str, Any]) -> Report:
         checks=checks,
         dimensions=dims,
         testing=TestingResult(
-            **{**testing, "mutants": [MutantRun(**m) for m in testing["mutants"]]}
+            **{
+                **testing,
+                "mutants": [MutantRun(**m) for m in testing["mutants"]],
+                "not_counted": [NotCounted(**m) for m in testing.get("not_counted", [])],
+            }
         )
         if testing
         else None,

@@ -4,10 +4,10 @@ dimension, ``own_tests``), code-health signals (``health``) and integrity signal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dskata.results import CodeHealthResult, IntegritySignal, TestingResult
+from dskata.results import CheckResult, CodeHealthResult, IntegritySignal, TestingResult
 from dskata.staging import Staged
 
 
@@ -46,12 +46,31 @@ def measure_quality(staged: Staged, parts: tuple[int, ...], scratch: Path) -> Qu
             quality.testing = grade_own_tests(staged, parts, exercise.testing, scratch / "tests")
         except Exception as exc:  # the kit's fault: say so, charge nothing
             quality.testing = TestingResult(
-                0.0, exercise.testing.points, "infra_error",
+                0.0,
+                exercise.testing.points,
+                "infra_error",
                 f"The kit failed while running the candidate's tests: {type(exc).__name__}: {exc}",
             )
     if exercise.code_health is not None:
         quality.code_health = measure_health(
-            staged.module_path, exercise.stub_module, exercise.module,
-            exercise.code_health, scratch / "health",
+            staged.module_path,
+            exercise.stub_module,
+            exercise.module,
+            exercise.code_health,
+            scratch / "health",
         )
     return quality
+
+
+def without_health_points_for_nothing(quality: Quality, checks: list[CheckResult]) -> Quality:
+    """Code health earns nothing when no hidden check passed.
+
+    Tidy code that does not work (the untouched stub, a module that does not import)
+    is not healthy code; the signals are still shown, with a note saying why they
+    earned nothing.
+    """
+    health = quality.code_health
+    if health is None or health.error is not None or any(c.status == "passed" for c in checks):
+        return quality
+    note = "No hidden check passed, so the code-health signals earn no points."
+    return replace(quality, code_health=replace(health, points=0.0, note=note))

@@ -85,13 +85,17 @@ def _ruff(module: Path, rubric: HealthRubric, scratch: Path) -> HealthSignal:
         findings = json.loads(out)
     except ValueError:
         raise ToolFailed("ruff gave no JSON") from None
-    details = [
-        f"line {f['location']['row']}: {f['code']} {f['message']}" for f in findings
-    ][:MAX_DETAILS]
+    details = [f"line {f['location']['row']}: {f['code']} {f['message']}" for f in findings][
+        :MAX_DETAILS
+    ]
     n = len(findings)
     return HealthSignal(
-        "ruff", f"ruff findings ({', '.join(rubric.rules)})", n, rubric.max_ruff_findings,
-        n <= rubric.max_ruff_findings, details,
+        "ruff",
+        f"ruff findings ({', '.join(rubric.rules)})",
+        n,
+        rubric.max_ruff_findings,
+        n <= rubric.max_ruff_findings,
+        details,
     )
 
 
@@ -104,14 +108,16 @@ def _mypy(module: Path, rubric: HealthRubric, scratch: Path) -> HealthSignal:
     errors = [line for line in out.splitlines() if ": error:" in line]
     details = [line.split(":", 1)[1].strip() for line in errors][:MAX_DETAILS]
     return HealthSignal(
-        "mypy", "mypy errors", len(errors), rubric.max_mypy_errors,
-        len(errors) <= rubric.max_mypy_errors, details,
+        "mypy",
+        "mypy errors",
+        len(errors),
+        rubric.max_mypy_errors,
+        len(errors) <= rubric.max_mypy_errors,
+        details,
     )
 
 
-def _metrics(
-    module: Path, stub: Path, rubric: HealthRubric, scratch: Path
-) -> list[HealthSignal]:
+def _metrics(module: Path, stub: Path, rubric: HealthRubric, scratch: Path) -> list[HealthSignal]:
     argv = [sys.executable, "-s", "-P", str(METRICS), str(module), str(stub)]
     code, out = run_tool(argv, scratch)
     try:
@@ -122,14 +128,21 @@ def _metrics(
         raise ToolFailed(f"the metrics script failed (exit {code}; does it parse?)") from None
     return [
         HealthSignal(
-            "complexity", "cyclomatic complexity of the most complex function", complexity,
-            rubric.max_complexity, complexity <= rubric.max_complexity,
+            "complexity",
+            "cyclomatic complexity of the most complex function",
+            complexity,
+            rubric.max_complexity,
+            complexity <= rubric.max_complexity,
             [worst] if worst else [],
         ),
         HealthSignal("lines", "lines of code", sloc, rubric.max_lines, sloc <= rubric.max_lines),
         HealthSignal(
-            "docstrings", "public classes without a docstring", len(undocumented), 0,
-            not undocumented, undocumented[:MAX_DETAILS],
+            "docstrings",
+            "public classes without a docstring",
+            len(undocumented),
+            0,
+            not undocumented,
+            undocumented[:MAX_DETAILS],
         ),
     ]
 

@@ -49,7 +49,12 @@ def _writes_sys_modules(node: ast.AST) -> bool:
         return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         return _dotted(node.func.value) == "sys.modules" and node.func.attr in (
-            "pop", "update", "setdefault", "clear", "__setitem__", "__delitem__",
+            "pop",
+            "update",
+            "setdefault",
+            "clear",
+            "__setitem__",
+            "__delitem__",
         )
     return False
 

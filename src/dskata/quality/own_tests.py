@@ -9,6 +9,13 @@ parts. A mutant is *killed* when the run does not pass (a failing test, or a cra
 hang or resource limit the tests provoked: the tests noticed). Points are the
 rubric's ``points`` times the fraction killed.
 
+Not counted: a mutant whose declared checks all lie in the rubric's
+``uncounted_dimensions`` (``performance`` for every exercise so far: a sweep on every
+call or a table that never shrinks changes no answer a unit test can see). Such
+mutants are not run; the report lists them as not counted. A check's dimension is
+read from the literal arguments of its ``@check(...)`` decorator in the grader
+modules (``check_dimensions``), so the rule does not depend on a grading run.
+
 The module under test is written into a scratch copy of the submission, never into
 the candidate's workspace, with its docstring and ``__mutant__`` literal removed so a
 test cannot tell a mutant from the reference by reading labels.
@@ -27,7 +34,7 @@ from typing import Any
 
 from dskata import redis_server
 from dskata.catalog import Exercise, TestingRubric
-from dskata.results import MutantRun, TestingResult
+from dskata.results import MutantRun, NotCounted, TestingResult
 from dskata.sandbox.child import Child, ChildSpec
 from dskata.sandbox.faults import CandidateFault
 from dskata.sandbox.launcher import Limits, default_launcher
@@ -128,6 +135,35 @@ def _parts_of(target: Target, exercise: Exercise) -> tuple[int, ...]:
     return target.parts or exercise.part_numbers
 
 
+def check_dimensions(exercise: Exercise) -> dict[str, str]:
+    """Check id -> dimension, from the ``@check("ID", dimension="…")`` literals of the graders."""
+    found: dict[str, str] = {}
+    for path in sorted(exercise.grader_dir.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "check"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                continue
+            for kw in node.keywords:
+                if kw.arg == "dimension" and isinstance(kw.value, ast.Constant):
+                    found[str(node.args[0].value)] = str(kw.value.value)
+    return found
+
+
+def counted(target: Target, dimensions: dict[str, str], uncounted: tuple[str, ...]) -> bool:
+    """False when every check ``target`` declares is in an uncounted dimension.
+
+    A declared check whose dimension is unknown keeps the mutant counted (never
+    drop a mutant from the denominator on a guess)."""
+    if not uncounted:
+        return True
+    return not all(dimensions.get(c) in uncounted for c in target.catches)
+
+
 def grade_own_tests(
     staged: Staged,
     parts: tuple[int, ...],
@@ -139,10 +175,18 @@ def grade_own_tests(
     started = time.monotonic()
     exercise = staged.exercise
     files = [p.relative_to(staged.root).as_posix() for p in staged.own_test_files]
-    mutants = [
+    assigned = [
         t
         for t in targets_for(exercise)
         if t.kind == "mutant" and set(_parts_of(t, exercise)) <= set(parts)
+    ]
+    dimensions = check_dimensions(exercise)
+    uncounted = rubric.uncounted_dimensions
+    mutants = [t for t in assigned if counted(t, dimensions, uncounted)]
+    not_counted = [
+        NotCounted(t.name, t.mistake, sorted({dimensions.get(c, "?") for c in t.catches}))
+        for t in assigned
+        if not counted(t, dimensions, uncounted)
     ]
 
     def result(points: float, verdict: str, summary: str, **kw: Any) -> TestingResult:
@@ -153,6 +197,7 @@ def grade_own_tests(
             summary=summary,
             test_files=files,
             duration_s=round(time.monotonic() - started, 2),
+            not_counted=not_counted,
             **kw,
         )
 
@@ -164,8 +209,11 @@ def grade_own_tests(
             "0 points on testing.",
         )
     ref = run_tests(
-        staged, exercise.reference_module, scratch / "reference",
-        timeout_s=rubric.timeout_s, stop_first=False,
+        staged,
+        exercise.reference_module,
+        scratch / "reference",
+        timeout_s=rubric.timeout_s,
+        stop_first=False,
     )
     if ref.status != "passed":
         why = {
@@ -176,8 +224,7 @@ def grade_own_tests(
         return result(
             0.0,
             "fails_on_reference" if ref.status != "no_tests" else "no_tests",
-            f"{why[0].upper()}{why[1:]}{names}. 0 points on testing; "
-            "the mutants were not run.",
+            f"{why[0].upper()}{why[1:]}{names}. 0 points on testing; the mutants were not run.",
             tests_on_reference=len(ref.tests),
             failing_on_reference=ref.failing,
         )
@@ -186,8 +233,11 @@ def grade_own_tests(
     def one(index: int) -> MutantRun:
         target = mutants[index]
         run = run_tests(
-            staged, target.path, scratch / f"mutant-{index}",
-            timeout_s=rubric.timeout_s, stop_first=True,
+            staged,
+            target.path,
+            scratch / f"mutant-{index}",
+            timeout_s=rubric.timeout_s,
+            stop_first=True,
         )
         return MutantRun(
             name=target.name,
@@ -203,11 +253,16 @@ def grade_own_tests(
         runs = list(pool.map(one, range(len(mutants))))
     killed = sum(m.killed for m in runs)
     fraction = killed / len(runs) if runs else 0.0
+    aside = (
+        f" {len(not_counted)} more, caught only by {', '.join(uncounted)} checks, are not counted."
+        if not_counted
+        else ""
+    )
     return result(
         rubric.points * fraction,
         "scored",
         f"The candidate's tests caught {killed} of {len(runs)} known mistakes "
-        f"({round(100 * fraction)}%).",
+        f"({round(100 * fraction)}%).{aside}",
         tests_on_reference=len(ref.tests),
         mutants=runs,
     )
