@@ -58,13 +58,12 @@ class RunResult:
         return sorted(n for n, o in self.tests.items() if o in ("failed", "error"))[:MAX_NAMES]
 
 
-def module_under_test(source: str) -> str:
-    """Returns ``source`` without its module docstring and ``__mutant__`` assignment."""
-    tree = ast.parse(source)
-    body = tree.body
+def _body(source: str) -> list[ast.stmt]:
+    """The module's statements without its docstring and ``__mutant__`` assignment."""
+    body = ast.parse(source).body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
-    body = [
+    return [
         n
         for n in body
         if not (
@@ -72,19 +71,38 @@ def module_under_test(source: str) -> str:
             and any(isinstance(t, ast.Name) and t.id == "__mutant__" for t in n.targets)
         )
     ]
-    tree.body = body
-    return ast.unparse(tree) + "\n"
+
+
+def module_under_test(source: str, reference: str | None = None) -> str:
+    """Returns the module the candidate's tests import: ``source`` without labels.
+
+    With ``reference``: a mutant of some parts only (a part-1 mutant holds no part-3
+    class) is completed by the reference. The reference's statements come first and the
+    mutant's after them, so every name the mutant defines is the mutant's, and the names
+    only the reference has (the other parts' classes) are still importable: a test file
+    that covers every part is judged on the part the mutant breaks, not failed at import.
+    """
+    body = _body(source)
+    if reference is not None:
+        body = _body(reference) + body
+    futures: dict[str, ast.stmt] = {}  # ``from __future__`` must come first, once each
+    for n in body:
+        if isinstance(n, ast.ImportFrom) and n.module == "__future__":
+            futures.setdefault(ast.dump(n), n)
+    rest = [n for n in body if not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
+    body = [*futures.values(), *rest]
+    return ast.unparse(ast.Module(body=body, type_ignores=[])) + "\n"
 
 
 def run_tests(
-    staged: Staged, module: Path, scratch: Path, *, timeout_s: float, stop_first: bool
+    staged: Staged, source: str, scratch: Path, *, timeout_s: float, stop_first: bool
 ) -> RunResult:
-    """Runs the candidate's own tests in a sandboxed child with ``module`` in place."""
+    """Runs the candidate's own tests in a sandboxed child with ``source`` as the module."""
     exercise = staged.exercise
     copy = scratch / "submission"
     shutil.copytree(staged.root, copy)
     target = copy / exercise.module
-    target.write_text(module_under_test(module.read_text(encoding="utf-8")), encoding="utf-8")
+    target.write_text(source, encoding="utf-8")
     kit_redis = copy / "tests" / "redis_server.py"
     if kit_redis.exists():  # the kit's own copy, as for support modules
         shutil.copyfile(redis_server.__file__, kit_redis)
@@ -208,9 +226,10 @@ def grade_own_tests(
             "No tests of the candidate's own were found (only the public tests): "
             "0 points on testing.",
         )
+    reference = exercise.reference_module.read_text(encoding="utf-8")
     ref = run_tests(
         staged,
-        exercise.reference_module,
+        module_under_test(reference),
         scratch / "reference",
         timeout_s=rubric.timeout_s,
         stop_first=False,
@@ -232,9 +251,10 @@ def grade_own_tests(
 
     def one(index: int) -> MutantRun:
         target = mutants[index]
+        source = target.path.read_text(encoding="utf-8")
         run = run_tests(
             staged,
-            target.path,
+            module_under_test(source, reference if target.parts else None),
             scratch / f"mutant-{index}",
             timeout_s=rubric.timeout_s,
             stop_first=True,
