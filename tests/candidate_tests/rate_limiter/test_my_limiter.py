@@ -278,7 +278,7 @@ def race(n: int, target: Callable[[int], None]) -> list[BaseException]:
         barrier.wait()
         try:
             target(i)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:  # reported by the test
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
@@ -294,7 +294,10 @@ def test_threads_on_a_new_key_get_exactly_burst() -> None:
     for round_ in range(40):
         limiter = TokenBucketLimiter(rate=1.0, burst=3, clock=Clock())
         allowed: list[bool] = []
-        errors = race(8, lambda _i: allowed.append(limiter.try_acquire(f"k{round_}").allowed))
+        key = f"k{round_}"
+        errors = race(
+            8, lambda _i, lim=limiter, out=allowed, k=key: out.append(lim.try_acquire(k).allowed)
+        )
         assert not errors
         assert sum(allowed) == 3
 
@@ -423,7 +426,9 @@ def test_redis_script_lost_after_a_restart_is_loaded_again(client: redis.Redis) 
 def test_redis_error_replies_give_the_fail_decision(client: redis.Redis) -> None:
     for fail_open in (True, False):
         prefix = f"wrong{fail_open}:"
-        limiter = RedisTokenBucketLimiter(client, rate=1.0, burst=2, prefix=prefix, fail_open=fail_open)
+        limiter = RedisTokenBucketLimiter(
+            client, rate=1.0, burst=2, prefix=prefix, fail_open=fail_open
+        )
         limiter.try_acquire("u")
         for k in keys_of(client, prefix):
             client.delete(k)
@@ -472,7 +477,10 @@ def test_redis_threads_with_their_own_clients_share_one_limit(redis_url: str) ->
             for _ in range(8)
         ]
         allowed: list[bool] = []
-        errors = race(8, lambda i: allowed.append(limiters[i].try_acquire(f"k{round_}").allowed))
+        key = f"k{round_}"
+        errors = race(
+            8, lambda i, ls=limiters, out=allowed, k=key: out.append(ls[i].try_acquire(k).allowed)
+        )
         assert not errors
         assert sum(allowed) == 3
 
