@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
@@ -407,21 +408,21 @@ def test_redis_many_clients_claim_once(redis_url: str) -> None:
 
 def test_redis_a_running_claim_expires_on_the_server(redis_url: str) -> None:
     async def scenario(client: redis.asyncio.Redis, _url: str) -> None:
-        layer = RedisIdempotencyLayer(client, ttl=60, lease=0.5, prefix="lease:")
+        layer = RedisIdempotencyLayer(client, ttl=60, lease=1.5, prefix="lease:")
         op = Op().held()
+        claimed = time.monotonic()
         task = await started(op, layer.execute("k", "fp", op))
         keys = [k async for k in client.scan_iter(match="lease:*")]
         assert keys
         for k in keys:
-            assert 0 < await client.pttl(k) <= 500
-        # duplicates asking meanwhile do not keep the claim alive
-        for _ in range(4):  # 0.4 s of asking, all within the lease
-            await asyncio.sleep(0.1)
+            assert 0 < await client.pttl(k) <= 1500
+        # duplicates asking during the first second do not keep the claim alive
+        while time.monotonic() - claimed < 1.0:
             with pytest.raises(InProgress):
                 await promptly(layer.execute("k", "fp", Op()))
-        takeover = Op("second")
-        await asyncio.sleep(0.3)  # 0.7 s after the claim
-        assert await layer.execute("k", "fp", takeover) == "second"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.8 - (time.monotonic() - claimed))
+        assert await layer.execute("k", "fp", Op("second")) == "second"
         task.cancel()
 
     on_redis(redis_url, scenario)
@@ -429,9 +430,10 @@ def test_redis_a_running_claim_expires_on_the_server(redis_url: str) -> None:
 
 def test_redis_stale_executor_is_fenced_in_one_process(redis_url: str) -> None:
     async def scenario(client: redis.asyncio.Redis, _url: str) -> None:
-        layer = RedisIdempotencyLayer(client, ttl=60, lease=0.3)
+        short = RedisIdempotencyLayer(client, ttl=60, lease=0.3)
+        layer = RedisIdempotencyLayer(client, ttl=60, lease=10)  # same process, same client
         stale = Op("stale").held()
-        task = await started(stale, layer.execute("k", "fp", stale))
+        task = await started(stale, short.execute("k", "fp", stale))
         await asyncio.sleep(0.45)
         newer = Op("newer").held()
         newer_task = await started(newer, layer.execute("k", "fp", newer))
@@ -497,19 +499,19 @@ def test_redis_cancelled_caller_releases(redis_url: str) -> None:
 
 def test_redis_ttl_counts_from_completion(redis_url: str) -> None:
     async def scenario(client: redis.asyncio.Redis, _url: str) -> None:
-        layer = RedisIdempotencyLayer(client, ttl=1.0, lease=10, prefix="ttl:")
+        layer = RedisIdempotencyLayer(client, ttl=2.0, lease=10, prefix="ttl:")
         op = Op("done")
 
         async def slow() -> Any:
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(1.2)
             return await op()
 
         assert await layer.execute("k", "fp", slow) == "done"
-        await asyncio.sleep(0.6)  # 1.2 s after the claim, 0.6 s after completion
+        for k in [k async for k in client.scan_iter(match="ttl:*")]:
+            assert 0 < await client.pttl(k) <= 2000
+        await asyncio.sleep(1.0)  # 2.2 s after the claim, 1 s after completion
         assert await layer.execute("k", "fp", slow) == "done"
         assert op.calls == 1
-        for k in [k async for k in client.scan_iter(match="ttl:*")]:
-            assert 0 < await client.pttl(k) <= 1000
 
     on_redis(redis_url, scenario)
 
