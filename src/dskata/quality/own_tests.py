@@ -103,6 +103,10 @@ def run_tests(
     shutil.copytree(staged.root, copy)
     target = copy / exercise.module
     target.write_text(source, encoding="utf-8")
+    for rel in exercise.support:  # the kit's own copies, never the candidate's (dedup_consumer)
+        dest = copy / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(exercise.exercise_dir / rel, dest)
     kit_redis = copy / "tests" / "redis_server.py"
     if kit_redis.exists():  # the kit's own copy, as for support modules
         shutil.copyfile(redis_server.__file__, kit_redis)
