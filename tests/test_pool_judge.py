@@ -284,3 +284,29 @@ def test_a_cancelled_close_caller_leaves_at_once_and_the_pool_stays_closed() -> 
     judge = Judge(_scenario(1, 0, 1), closing + shielded)
     assert tags(judge) == {"caller_cancel"}
     assert "instead of raising the cancellation at once" in judge.violations[0].text
+
+
+def test_the_timeline_shows_cancelled_callers() -> None:
+    from pool_timeline import draw
+
+    events = [
+        *_submitted(0.01, 0),
+        [0.01, "start", 0, ""],
+        [0.02, "call", 1, "submit"],
+        [0.03, "close", 1, ""],
+        [0.04, "cancel_caller", 1, "submit"],
+        [0.04, "submit_cancelled", 1, ""],
+        [0.05, "cancel_caller", 1, "close"],
+        [0.05, "close_cancelled", 1, ""],
+        [0.05, "leave", -1, ""],
+        [1.01, "end", 0, "returned"],
+        *_tail(1.01, {0: "its value"}),
+    ]
+    timeline = draw(_scenario(1, 0, 2), events, None)
+    assert timeline.lanes == ["job 0", "job 1"]
+    # Job 1's submitter waited from 0.02 until its caller was cancelled, and no longer.
+    assert [(s.lane, s.start, s.end) for s in timeline.spans if s.lane == 1] == [(1, 0.02, 0.04)]
+    said = {(m.label, m.lane) for m in timeline.marks}
+    assert ("caller cancelled", 1) in said
+    assert ("submit() caller cancelled", 1) in said
+    assert ("close() caller cancelled", None) in said

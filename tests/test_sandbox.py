@@ -264,3 +264,36 @@ def test_a_submission_module_cannot_shadow_the_standard_library(sandbox: Sandbox
     (root / "math.py").write_text("raise SystemExit('shadowed math imported')\n")
     with child:
         child.call("construct", GOOD_ARGS, timeout_s=10)
+
+
+@pytest.mark.parametrize("slug", ["rate_limiter", "idempotency", "worker_pool"])
+def test_every_driver_op_declares_the_shape_of_its_reply(slug: str) -> None:
+    """A reply is judged against its op's schema (``REPLIES``): an op without one would
+    let a forged result through to a grader that indexes into it."""
+    import importlib
+
+    from dskata.sandbox.replies import replies_for
+
+    module = importlib.import_module(f"dskata.drivers.{slug}")
+    ops = {name[3:] for name in dir(module.Driver) if name.startswith("op_")}
+    replies = replies_for(slug)
+    assert replies is not None
+    assert ops - set(replies) == set(), f"{slug}: ops without a reply schema"
+
+
+def test_every_worker_pool_trace_event_kind_is_in_its_reply_schema() -> None:
+    """The trace's kinds are an enum in the reply schema: a kind the driver logs but the
+    schema leaves out would make a correct pool's reply look forged."""
+    import inspect
+    import re
+
+    from dskata.drivers import worker_pool
+
+    logged = set(
+        re.findall(
+            r'"([a-z_]+)"',
+            " ".join(re.findall(r"self\.log\(([^,)]+)", inspect.getsource(worker_pool))),
+        )
+    )
+    assert logged, "no self.log(...) calls found: the pattern is stale"
+    assert logged - set(worker_pool._KINDS) == set()

@@ -17,6 +17,7 @@ import pytest
 
 from dskata.catalog import Exercise, all_exercises
 from dskata.grading.runner import RunOutcome, run_checks
+from dskata.staging import stage_kit_module
 
 SOLUTIONS = Path(__file__).parent / "solutions"
 
@@ -41,11 +42,12 @@ def grade_all_parts(exercise: Exercise, module: Path, seed: int, shards: int = 1
     with tempfile.TemporaryDirectory(prefix="dskata-solution-") as tmp:
         return run_checks(
             exercise,
-            module_path=module,
+            # Staged as `dskata grade` stages it: support modules (messaging.py) beside it.
+            module_path=stage_kit_module(exercise, module, Path(tmp) / "stage"),
             parts=exercise.part_numbers,
             seed=seed,
             checks=None,
-            scratch=Path(tmp),
+            scratch=Path(tmp) / "grading",
             replay_base=f"dskata grade {module} --exercise {exercise.slug}",
             shards=shards,
         )

@@ -21,6 +21,7 @@ from dskata.errors import (
     UnknownExercise,
     UsageError,
 )
+from dskata.grade import GradeRequest, grade
 from dskata.staging import Staged, stage_submission
 from dskata.workspace import MANIFEST_NAME, filter_statement, start_workspace
 
@@ -153,11 +154,12 @@ def test_stages_workspace_folder(workspace: Path, tmp_path: Path) -> None:
     assert staged.module_path.read_text() == SOLUTION
 
 
-def test_staged_copy_excludes_support_conftest_caches_envs_and_junk(
+def test_staged_copy_excludes_conftest_caches_envs_and_junk(
     workspace: Path, tmp_path: Path
 ) -> None:
     assert files_of(stage(workspace, tmp_path).root) == {
         "toy.py",
+        "clock.py",  # the kit's copy, not the candidate's (next test)
         "README.md",
         "pyproject.toml",
         MANIFEST_NAME,
@@ -167,6 +169,55 @@ def test_staged_copy_excludes_support_conftest_caches_envs_and_junk(
         "tests/test_p2.py",
         "tests/test_mine.py",
     }
+
+
+def test_candidates_support_module_is_replaced_by_the_kits_copy(
+    toy: Exercise, workspace: Path, tmp_path: Path
+) -> None:
+    assert (workspace / "clock.py").read_text() == "NOW = 'tampered'\n"
+    staged = stage(workspace, tmp_path)
+    assert (staged.root / "clock.py").read_text() == "NOW = 0\n"
+
+
+def test_a_package_or_stub_named_like_a_support_module_is_not_staged(
+    workspace: Path, tmp_path: Path
+) -> None:
+    # A package folder wins over a module of the same name at import: it would shadow
+    # the kit's clock.py for the grader's driver and the candidate's module alike.
+    (workspace / "clock").mkdir()
+    (workspace / "clock" / "__init__.py").write_text("NOW = 'shadowed'\n")
+    (workspace / "clock.pyi").write_text("NOW: str\n")
+    files = files_of(stage(workspace, tmp_path).root)
+    assert "clock.py" in files
+    assert not [f for f in files if f.startswith("clock/") or f == "clock.pyi"]
+
+
+def test_support_modules_are_staged_beside_a_single_module(toy: Exercise, tmp_path: Path) -> None:
+    module = tmp_path / "alice_solution.py"
+    module.write_text(SOLUTION)
+    staged = stage(module, tmp_path, slug="toy")
+    assert files_of(staged.root) == {"toy.py", "clock.py"}
+    assert (staged.root / "clock.py").read_text() == "NOW = 0\n"
+
+
+def test_kit_module_is_staged_like_a_submission_with_its_support(
+    toy: Exercise, tmp_path: Path
+) -> None:
+    mutant = tmp_path / "graders" / "mutants" / "no_add.py"
+    mutant.parent.mkdir(parents=True)
+    mutant.write_text(SOLUTION)
+    staged = staging.stage_kit_module(toy, mutant, tmp_path / "scratch")
+    assert staged == tmp_path / "scratch" / "submission" / "toy.py"
+    assert staged.read_text() == SOLUTION
+    assert (staged.parent / "clock.py").read_text() == "NOW = 0\n"
+
+
+def test_missing_support_module_in_the_kit_is_kit_error(toy: Exercise, tmp_path: Path) -> None:
+    (toy.exercise_dir / "clock.py").unlink()
+    module = tmp_path / "alice_solution.py"
+    module.write_text(SOLUTION)
+    with pytest.raises(KitError, match=r"clock\.py"):
+        stage(module, tmp_path, slug="toy")
 
 
 def test_own_test_files_exclude_shipped_public_tests(workspace: Path, tmp_path: Path) -> None:
@@ -511,3 +562,18 @@ def test_stages_a_real_rate_limiter_workspace_archive(tmp_path: Path) -> None:
     assert staged.module_path.read_text(encoding="utf-8") == stub
     assert "RedisTokenBucketLimiter" not in stub
     assert staged.own_test_files == ()
+
+
+def test_a_dedup_workspace_is_graded_with_the_kits_messaging_module(tmp_path: Path) -> None:
+    """A candidate's tampered messaging.py never reaches the grader: grading the reference
+    next to a messaging.py that breaks at import still passes (about 3 s)."""
+    exercise = get_exercise("dedup_consumer")
+    ws = start_workspace(exercise, tmp_path / "dora", (1, 2))
+    shutil.copyfile(exercise.reference_module, ws / exercise.module)
+    (ws / "messaging.py").write_text("raise SystemExit('tampered messaging imported')\n")
+    staged = stage(ws, tmp_path)
+    kit = (exercise.exercise_dir / "messaging.py").read_bytes()
+    assert (staged.root / "messaging.py").read_bytes() == kit
+    graded = grade(GradeRequest(ws, checks=("DEDUP-ARGS",), out=tmp_path / "out"))
+    statuses = {c.id: c.status for c in graded.report.checks}
+    assert statuses == {"DEDUP-ARGS": "passed"}, graded.report.checks

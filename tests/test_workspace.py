@@ -318,6 +318,26 @@ def test_public_tests_fail_on_stub_and_pass_on_reference(slug: str, tmp_path: Pa
     assert reference.returncode == 0, reference.stdout + reference.stderr
 
 
+def test_dedup_workspace_ships_the_kits_messaging_module_and_the_stub_only(
+    tmp_path: Path,
+) -> None:
+    exercise = get_exercise("dedup_consumer")
+    ws = start_workspace(exercise, tmp_path / "dora", (1, 2))
+    assert files_of(ws) == {
+        "README.md",
+        "dedup_consumer.py",
+        "messaging.py",
+        "tests/test_part1.py",
+        "tests/test_part2.py",
+        "pyproject.toml",
+        MANIFEST_NAME,
+    }
+    kit = exercise.exercise_dir / "messaging.py"
+    assert (ws / "messaging.py").read_bytes() == kit.read_bytes()
+    assert (ws / "dedup_consumer.py").read_bytes() == exercise.stub_module.read_bytes()
+    assert_nothing_hidden(ws, content_root())
+
+
 def test_redis_part_brings_its_server_finder_and_dependencies(tmp_path: Path) -> None:
     exercise = get_exercise("rate_limiter")
     with_redis = start_workspace(exercise, tmp_path / "p3", (1, 2, 3))

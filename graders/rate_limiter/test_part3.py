@@ -226,7 +226,7 @@ def test_redis_atomic(candidate: Candidate, story: Story, redis_server: Server) 
     # The warm-up call may load a script in any allowed way (EVALSHA, NOSCRIPT, EVAL or
     # SCRIPT LOAD); after it, every decision is exactly one script call.
     timed_call(candidate, handle, "warm-up", 1)
-    with monitor(redis_server.url) as seen:
+    with monitor(redis_server.admin_url) as seen:
         for key, cost in calls:
             t = timed_call(candidate, handle, key, cost)
             assert t.raised is None, (

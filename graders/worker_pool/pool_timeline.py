@@ -53,6 +53,10 @@ def draw(scenario: dict[str, Any], events: list[list[Any]], wrong: Violation | N
             elif kind == "refused":
                 close_span(job, t)
                 marks.append(Mark(t, str(detail), "error", lane[job]))
+            elif kind == "submit_cancelled":
+                # The caller gave up waiting: the job never entered the pool.
+                close_span(job, t)
+                marks.append(Mark(t, "caller cancelled", "fault", lane[job]))
             elif kind == "start":
                 close_span(job, t)
                 open_at[job] = ("running", t)
@@ -65,6 +69,11 @@ def draw(scenario: dict[str, Any], events: list[list[Any]], wrong: Violation | N
                 if job in open_at and open_at[job][0] == "queued":
                     close_span(job, t)
                 marks.append(Mark(t, "Job.cancel()", "fault", lane[job]))
+        elif kind == "cancel_caller":
+            # i is a job for submit/result callers but a closer's number for close().
+            of = str(detail).split("|")[0]
+            on = lane.get(int(i)) if of in ("submit", "result") else None
+            marks.append(Mark(t, f"{of}() caller cancelled", "fault", on))
         elif kind in _BLOCK_WORDS:
             marks.append(Mark(t, _BLOCK_WORDS[kind](detail), "event"))
     outer = scenario.get("outer_cancel_at")
@@ -86,7 +95,7 @@ def draw(scenario: dict[str, Any], events: list[list[Any]], wrong: Violation | N
     )
 
 
-_JOB_KINDS = frozenset({"call", "accepted", "refused", "start", "end", "cancel"})
+_JOB_KINDS = frozenset({"call", "accepted", "refused", "submit_cancelled", "start", "end", "cancel"})
 
 
 def _until_exit(events: list[list[Any]], horizon: float) -> list[list[Any]]:

@@ -86,7 +86,7 @@ def start(slug: str, directory: Path, parts: str | None) -> None:
 @click.option(
     "--shards",
     type=click.IntRange(1, 8),
-    help="grading sessions that split one submission's checks  [default: one per core, ≤ 2]",
+    help="grading sessions that split one submission's checks  [default: cores + 1, ≤ 3]",
 )
 def grade_command(
     path: Path | None,

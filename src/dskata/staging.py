@@ -4,6 +4,12 @@ Archives are hostile input: every member name, type and size is checked before
 a byte is written, and bytes are counted while they are written because
 declared sizes can lie. Only the staged copy under ``scratch/submission`` is
 ever handed to the grader.
+
+The exercise's support modules (``support`` in exercise.toml, e.g. the kit's
+``messaging.py``) are the kit's, not the candidate's: a candidate's copy is never
+staged, and the kit's own copy is put beside the module afterwards, so the graded
+code imports exactly what the grader's driver expects (same classes, same faults).
+The submission's sha256 covers the candidate's files only.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import IO
 
 from dskata.catalog import Exercise, get_exercise
 from dskata.errors import BadParts, BadSubmission, KitError, SubmissionNotFound, UsageError
-from dskata.workspace import MANIFEST_NAME, Manifest, read_manifest
+from dskata.workspace import MANIFEST_NAME, Manifest, content_file, read_manifest
 
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 MAX_MEMBERS = 5_000
@@ -107,7 +113,9 @@ def _stage_module(path: Path, dest: Path, exercise_slug: str | None) -> Staged:
     target = dest / exercise.module
     target.parent.mkdir(parents=True)
     shutil.copyfile(path, target)
-    return Staged(exercise, None, dest, target, path.name, _digest(dest), (), None)
+    digest = _digest(dest)
+    add_support_files(exercise, dest)
+    return Staged(exercise, None, dest, target, path.name, digest, (), None)
 
 
 def _stage_folder(
@@ -140,6 +148,8 @@ def _stage_folder(
         raise BadSubmission(f"{label}: no {exercise.module} at the top of {where}{found}")
     try:
         _copy_candidate_files(src, dest, exercise)
+        digest = _digest(dest)
+        add_support_files(exercise, dest)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)  # no half-staged copy may reach a grader
         raise
@@ -150,14 +160,36 @@ def _stage_folder(
         if (p.name.startswith("test_") or p.name.endswith("_test.py"))
         and PurePosixPath(p.relative_to(dest).as_posix()) not in public
     )
-    return Staged(
-        exercise, parts, dest, dest / exercise.module, label, _digest(dest), own, manifest
-    )
+    return Staged(exercise, parts, dest, dest / exercise.module, label, digest, own, manifest)
+
+
+def add_support_files(exercise: Exercise, dest: Path) -> None:
+    """Copies the kit's support modules of ``exercise`` into the staged folder ``dest``.
+
+    Called once the candidate's files are in (their copies of these were skipped), so
+    the kit's copy is the only one. Raised when the kit lacks one: KitError.
+    """
+    for rel in exercise.support:
+        target = dest / PurePosixPath(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(content_file(exercise.exercise_dir, rel), target)
+
+
+def stage_kit_module(exercise: Exercise, module: Path, scratch: Path) -> Path:
+    """Stages one of the kit's own modules (reference, stub, mutant) as a submission.
+
+    Returns the staged module's path: ``module`` copied under the contract's name with
+    the support modules beside it, exactly as ``dskata grade module --exercise`` stages it.
+    """
+    return _stage_module(module, scratch / "submission", exercise.slug).module_path
 
 
 def _copy_candidate_files(src: Path, dest: Path, exercise: Exercise) -> None:
     """Copies what the grader may see, skipping kit copies, caches, envs and big junk."""
     support = {PurePosixPath(s) for s in exercise.support}
+    # A package folder ``messaging/`` (or a ``messaging.pyi``…) would shadow the kit's
+    # ``messaging.py`` at import: anything named like a support module is the kit's.
+    shadows = {p.with_suffix("") for p in support if p.suffix == ".py"}
     count = total = 0
     dest.mkdir(parents=True)
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
@@ -171,13 +203,19 @@ def _copy_candidate_files(src: Path, dest: Path, exercise: Exercise) -> None:
             and not d.endswith(".egg-info")
             and not (here / d).is_symlink()
             and (here / d).resolve() != dest.parent.resolve()
+            and PurePosixPath((here / d).relative_to(src).as_posix()) not in shadows
         )
         for fname in sorted(filenames):
             file = here / fname
             rel = PurePosixPath(file.relative_to(src).as_posix())
             # Support modules and conftest.py come from the kit; the candidate's
             # copies could rewire the grader's imports or pytest itself.
-            if rel in support or fname == "conftest.py" or fname.endswith(_SKIP_SUFFIXES):
+            if (
+                rel in support
+                or rel.with_suffix("") in shadows
+                or fname == "conftest.py"
+                or fname.endswith(_SKIP_SUFFIXES)
+            ):
                 continue
             info = file.lstat()
             if not stat.S_ISREG(info.st_mode):

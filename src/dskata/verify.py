@@ -31,6 +31,7 @@ from dskata.catalog import Exercise, all_exercises, get_exercise
 from dskata.errors import KitError
 from dskata.grading.runner import RunOutcome, run_checks
 from dskata.seeds import load_profile
+from dskata.staging import stage_kit_module
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,18 @@ def targets_for(exercise: Exercise) -> list[Target]:
 def _grade(exercise: Exercise, target: Target, seed: int, declared_only: bool) -> RunOutcome:
     checks = list(target.catches) if declared_only and target.kind == "mutant" else None
     with tempfile.TemporaryDirectory(prefix="dskata-verify-") as tmp:
+        # Staged like `dskata grade FILE --exercise` stages it: the support modules
+        # (the kit's messaging.py) must sit beside the graded module.
+        module = stage_kit_module(exercise, target.path, Path(tmp) / "stage")
         return run_checks(
             exercise,
-            module_path=target.path,
+            module_path=module,
             # A mutant's mistake lives in its declared parts; grading only those keeps
             # verify fast (a part-1 mistake needs no Redis) and the matrix focused.
             parts=target.parts or exercise.part_numbers,
             seed=seed,
             checks=checks,
-            scratch=Path(tmp),
+            scratch=Path(tmp) / "grading",
             replay_base=f"dskata grade {target.path} --exercise {exercise.slug}",
         )
 

@@ -65,10 +65,10 @@ def _workspace_files(exercise: Exercise, parts: tuple[int, ...]) -> dict[str, by
     """Returns every file of the workspace as relative POSIX path → bytes."""
     src = exercise.exercise_dir
     files: dict[str, bytes] = {}
-    readme = _content_file(src, "README.md")
+    readme = content_file(src, "README.md")
     files["README.md"] = filter_statement(readme.read_text(encoding="utf-8"), parts).encode()
     # The stub is filtered like the statement: an unassigned part's classes stay out.
-    stub = _content_file(src, exercise.module).read_text(encoding="utf-8")
+    stub = content_file(src, exercise.module).read_text(encoding="utf-8")
     files[PurePosixPath(exercise.module).as_posix()] = filter_statement(stub, parts).encode()
     wanted = [*exercise.support]
     for part in exercise.parts:
@@ -77,7 +77,7 @@ def _workspace_files(exercise: Exercise, parts: tuple[int, ...]) -> dict[str, by
     if (src / "tests" / "conftest.py").is_file():
         wanted.append("tests/conftest.py")
     for rel in wanted:
-        files[PurePosixPath(rel).as_posix()] = _content_file(src, rel).read_bytes()
+        files[PurePosixPath(rel).as_posix()] = content_file(src, rel).read_bytes()
     if any("redis" in p.services for p in exercise.parts if p.number in parts):
         files["tests/redis_server.py"] = Path(redis_server.__file__).read_bytes()
     files["pyproject.toml"] = _pyproject(exercise, parts).encode()
@@ -85,7 +85,7 @@ def _workspace_files(exercise: Exercise, parts: tuple[int, ...]) -> dict[str, by
     return files
 
 
-def _content_file(src: Path, rel: str) -> Path:
+def content_file(src: Path, rel: str) -> Path:
     """Returns ``src/rel`` after checking it is a regular file inside ``src``."""
     pure = PurePosixPath(rel)
     # exercise.toml is kit content, but a stray "../graders/x" must never pull hidden files in.

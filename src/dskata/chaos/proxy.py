@@ -1,4 +1,10 @@
-"""A loopback TCP proxy that injects network faults between a client and a server.
+"""A loopback proxy that injects network faults between a client and a server.
+
+It listens on a loopback TCP port or, with ``listen_unix``, on a unix socket: a
+sandboxed candidate has a network namespace of its own, so the way to Redis the
+kit hands it is a socket file in a folder bound into the sandbox. Upstream is
+always TCP. On a unix socket there is no RST: a ``reset`` closes the connection
+(the client reads end-of-file or ECONNRESET — a dropped connection either way).
 
 Graders put it between the candidate's Redis client and Redis, then switch its mode
 between calls (so the fault a call meets is decided by the grader, not by timing):
@@ -19,11 +25,13 @@ the grader's next call, which a lock gives directly.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import struct
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Mode = Literal["pass", "latency", "blackhole", "reset", "cut"]
@@ -103,13 +111,24 @@ class _Link:
 
 
 class FaultProxy:
-    """Listens on a loopback port and forwards to ``upstream``; see the module doc."""
+    """Listens on a loopback port (or the unix socket ``listen_unix``, which anyone
+    may connect to) and forwards to ``upstream``; see the module doc."""
 
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+    def __init__(
+        self, upstream_host: str, upstream_port: int, *, listen_unix: Path | None = None
+    ) -> None:
         self.upstream = (upstream_host, upstream_port)
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.unix_path = listen_unix
         self.host = "127.0.0.1"
-        self.port: int = self._listener.getsockname()[1]
+        self.port = 0
+        if listen_unix is None:
+            self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+            self.port = self._listener.getsockname()[1]
+        else:
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(str(listen_unix))
+            os.chmod(listen_unix, 0o777)  # a sandbox runs as a uid of its own
+            self._listener.listen(128)
         self.stats = ProxyStats()
         self._mode: Mode = "pass"
         self._delay_s = 0.0
@@ -121,6 +140,8 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
+        if self.unix_path is not None:
+            return f"unix://{self.unix_path}"
         return f"redis://{self.host}:{self.port}/0"
 
     def current(self) -> tuple[Mode, float]:
@@ -152,13 +173,20 @@ class FaultProxy:
             self._closed = True
             links = list(self._links)
         with contextlib.suppress(OSError):
-            # close() alone does not wake a thread blocked in accept(); shutdown() does.
+            # close() alone does not wake a thread blocked in accept(); shutdown() does
+            # on TCP, and on a unix socket a connection of our own does.
             self._listener.shutdown(socket.SHUT_RDWR)
+        if self.unix_path is not None:
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
+                wake.connect(str(self.unix_path))
         with contextlib.suppress(OSError):
             self._listener.close()
         for link in links:
             link.reset()
         self._acceptor.join(timeout=5)
+        if self.unix_path is not None:
+            with contextlib.suppress(OSError):
+                self.unix_path.unlink()
 
     def __enter__(self) -> FaultProxy:
         return self
@@ -198,7 +226,8 @@ class FaultProxy:
                 _reset(client)  # the server is down: the client sees a dropped connection
                 continue
             for sock in (client, upstream):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if sock.family != socket.AF_UNIX:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link = _Link(self, client, upstream)
             with self._lock:
                 self._links.add(link)

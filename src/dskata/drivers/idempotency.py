@@ -25,7 +25,62 @@ from types import ModuleType
 from typing import Any
 
 from dskata.drivers._common import ManualClock, make_client, rss
+from dskata.drivers._schemas import (
+    ANY,
+    BOOL,
+    INT,
+    NULL,
+    NUMBER,
+    RAISED,
+    STRING,
+    Schema,
+    array,
+    mapping,
+    record,
+)
 from dskata.sandbox.shim import describe_exception
+
+# What one steered call looks like after a step (``Driver._event``).
+EVENT: Schema = {
+    "allOf": [
+        record(
+            {
+                "ran": INT,
+                "state": {"enum": ["running", "pending", "cancelled", "raised", "returned"]},
+            },
+            {
+                "raised": RAISED,
+                "same": BOOL,
+                "retry_after": NUMBER,
+                "value": ANY,
+                "bad_value": STRING,
+            },
+        ),
+        {
+            "if": {"properties": {"state": {"const": "raised"}}},
+            "then": {"required": ["raised", "same"]},
+        },
+        {
+            "if": {"properties": {"state": {"const": "returned"}}},
+            "then": {"oneOf": [{"required": ["value"]}, {"required": ["bad_value"]}]},
+        },
+    ]
+}
+REPLIES: dict[str, Schema] = {
+    "construct": NULL,
+    "new": INT,
+    "redis_construct": NULL,
+    "redis_new": INT,
+    "advance": NUMBER,
+    "start": mapping(EVENT),
+    "finish": EVENT,
+    "fail": EVENT,
+    "cancel": EVENT,
+    "mutate": NULL,
+    "race": mapping(EVENT),
+    "memory": record({"growth": array(INT)}),
+    "throughput": record({"calls": INT, "seconds": NUMBER}),
+}
 
 SETTLE_ROUNDS = 200  # loop rounds before a fake-time call counts as blocked
 QUIET_ROUNDS = 20  # extra rounds after a step, so other tasks it woke run too

@@ -16,10 +16,40 @@ from types import ModuleType
 from typing import Any
 
 from dskata.drivers._common import ManualClock, rss
-from dskata.drivers.rate_limiter_redis import RedisOps, skew_clock
+from dskata.drivers._schemas import (
+    BOOL,
+    INT,
+    NULL,
+    NUMBER,
+    RAISED,
+    STRING,
+    Schema,
+    array,
+    nullable,
+    one_of,
+    record,
+    tuple_of,
+)
+from dskata.drivers.rate_limiter_redis import RedisOps, redis_replies, skew_clock
 from dskata.sandbox.shim import describe_exception
 
 Encoded = list[Any]
+
+# One try_acquire answer as ``encode`` gives it; a thread's answer may be its exception.
+DECISION: Schema = one_of(tuple_of(BOOL, INT, NUMBER), record({"bad_return": STRING}))
+_ANSWER = one_of(DECISION, record({"raised": RAISED}))
+REPLIES: dict[str, Schema] = {
+    "construct": NULL,
+    "new": INT,
+    "drop": NULL,
+    "acquire": DECISION,
+    "run": record({"decisions": array(DECISION), "raised": nullable(RAISED)}),
+    "race": array(array(array(_ANSWER))),
+    "race_ticking": record({"decisions": array(array(_ANSWER)), "start": NUMBER, "end": NUMBER}),
+    "memory": record({"growth": array(INT)}),
+    "throughput": record({"calls": INT, "seconds": NUMBER}),
+    **redis_replies(DECISION),
+}
 
 
 class YieldingKey(str):

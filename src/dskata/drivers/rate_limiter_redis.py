@@ -17,6 +17,17 @@ from types import ModuleType
 from typing import Any
 
 from dskata.drivers._common import SOCKET_TIMEOUT_S, make_client
+from dskata.drivers._schemas import (
+    INT,
+    NULL,
+    NUMBER,
+    RAISED,
+    Schema,
+    array,
+    nullable,
+    one_of,
+    record,
+)
 from dskata.sandbox.shim import describe_exception
 
 _offset = [0.0]  # seconds added to every clock of this process
@@ -47,6 +58,25 @@ def jump_clock(delta_s: float) -> None:
     if time.time.__name__ != "<lambda>":
         raise RuntimeError("jump_clock needs the process started with clock_skew_s")
     _offset[0] += delta_s
+
+
+def redis_replies(decision: Schema) -> dict[str, Schema]:
+    """What the Redis ops return (``decision``: one encoded try_acquire answer)."""
+    answer = one_of(decision, record({"raised": RAISED}))
+    return {
+        "redis_new": INT,
+        "clock_jump": NULL,
+        "redis_threads": array(array(answer)),
+        "redis_timed": one_of(
+            record({"raised": RAISED, "seconds": NUMBER}),
+            record({"decision": decision, "seconds": NUMBER}),
+        ),
+        "redis_hammer": record(
+            {name: INT for name in ("allowed", "denied", "raised", "calls")}
+            | {"first_error": nullable(RAISED)}
+        ),
+        "redis_throughput": record({"calls": INT, "allowed": INT, "seconds": NUMBER}),
+    }
 
 
 class RedisOps:

@@ -32,7 +32,37 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
+from dskata.drivers._schemas import (
+    INT,
+    NULL,
+    NUMBER,
+    STRING,
+    Schema,
+    array,
+    mapping,
+    nullable,
+    one_of,
+    record,
+    tuple_of,
+)
 from dskata.drivers._virtual_time import VirtualTimeLoop
+
+_KINDS = [
+    "start", "end", "call", "pending", "refused", "accepted", "close", "close_pending",
+    "close_raised", "closed", "cancel", "raise", "leave", "exit", "scope_caught",
+    "tasks_left", "outcomes", "after", "outcome", "cancel_caller", "submit_cancelled",
+    "close_cancelled", "wait", "waited", "wait_cancelled", "wait_pending", "job_done",
+]  # fmt: skip
+# One trace event: [virtual time, kind, job (or close) number, detail] (``Play.log``).
+EVENT: Schema = tuple_of(NUMBER, {"enum": _KINDS}, {"type": "integer", "minimum": -1}, STRING)
+REPLIES: dict[str, Schema] = {
+    "construct": NULL,
+    "scenario": record({"events": array(EVENT)}, {"never_quiet": STRING}),
+    "before_enter": record({"submit_nowait": STRING, "submit": STRING, "submit took": NUMBER}),
+    "inside": mapping(one_of(STRING, NUMBER)),
+    "idle": record({"virtual_s": nullable(NUMBER), "iterations": INT, "cpu_s": NUMBER}),
+    "throughput": NUMBER,
+}
 
 SETTLE_ROUNDS = 10_000  # asyncio: loop rounds before the pool counts as never quiet
 RESULT_WAIT_S = 100_000.0  # virtual seconds a result() may take after the block has ended

@@ -9,10 +9,13 @@ grading command turns into the report.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import re
+import shutil
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Generator, Iterator
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from hypothesis import HealthCheck, Phase, settings
 
 from dskata.chaos.proxy import FaultProxy
@@ -31,7 +35,8 @@ from dskata.redis_server import NoRedis, Server
 from dskata.results import CheckResult, Evidence, Status
 from dskata.sandbox.child import Child, ChildSpec
 from dskata.sandbox.faults import CandidateFault, CandidateRaised
-from dskata.sandbox.launcher import Limits, default_launcher
+from dskata.sandbox.launcher import Launcher, Limits, default_launcher
+from dskata.sandbox.replies import replies_for
 
 CONFIG_KEY = pytest.StashKey[SessionConfig]()
 STATE_KEY = pytest.StashKey["_CheckState"]()
@@ -39,6 +44,9 @@ RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
 IMPORT_FAULT_KEY = pytest.StashKey[list[CandidateFault]]()
 REDIS_KEY = pytest.StashKey[RedisService]()
 ORDER_KEY = pytest.StashKey[list[str]]()
+LAUNCHER_KEY = pytest.StashKey[Launcher]()
+SOCKETS_KEY = pytest.StashKey[Path]()
+_proxies = itertools.count(1)
 
 settings.register_profile(
     "dskata",
@@ -70,14 +78,32 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CONFIG_KEY] = SessionConfig.read(Path(config.getoption("--dskata-config")))
     config.stash[RESULTS_KEY] = []
     config.stash[IMPORT_FAULT_KEY] = []
-    config.stash[REDIS_KEY] = RedisService(Path(config.stash[CONFIG_KEY].scratch) / "redis")
+    config.stash[LAUNCHER_KEY] = default_launcher()
+    sockets = _sockets_folder()
+    config.stash[SOCKETS_KEY] = sockets
+    scratch = Path(config.stash[CONFIG_KEY].scratch)
+    config.stash[REDIS_KEY] = RedisService(scratch / "redis", sockets)
     settings.load_profile("dskata")
+
+
+def _sockets_folder() -> Path:
+    """The one folder of sockets every sandbox may see: Redis's and the fault proxies'.
+
+    Short (a unix socket's path has at most 107 bytes) and readable by a sandbox uid.
+    """
+    base = "/tmp" if os.access("/tmp", os.W_OK) else None
+    folder = Path(tempfile.mkdtemp(prefix="dskata-sock-", dir=base))
+    folder.chmod(0o755)
+    return folder
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     service = config.stash.get(REDIS_KEY, None)
     if service is not None:
         service.stop()
+    sockets = config.stash.get(SOCKETS_KEY, None)
+    if sockets is not None:
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _meta(item: pytest.Item) -> dict[str, Any]:
@@ -198,8 +224,10 @@ def _spawn(
         limits=Limits(cpu_s=int(timeout) + 5),
         driver_options=driver_options or {},
         hash_seed=hash_seed,
+        readable=(request.config.stash[SOCKETS_KEY],),
+        reply_schemas=replies_for(cfg.exercise),
     )
-    child = Child(spec, default_launcher())
+    child = Child(spec, request.config.stash[LAUNCHER_KEY])
     state.children.append(child)
     child.start()
     return Candidate(child, deadline=state.started + timeout)
@@ -260,10 +288,11 @@ def redis_server(request: pytest.FixtureRequest) -> Server:
 
 
 @pytest.fixture
-def fault_proxy(redis_server: Server) -> Iterator[FaultProxy]:
-    """A fault-injecting TCP proxy in front of the Redis; clients that should meet
-    faults connect to ``fault_proxy.url``."""
-    with FaultProxy(redis_server.host, redis_server.port) as proxy:
+def fault_proxy(request: pytest.FixtureRequest, redis_server: Server) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the Redis, on a unix socket in the folder
+    every sandbox sees; clients that should meet faults connect to ``fault_proxy.url``."""
+    path = request.config.stash[SOCKETS_KEY] / f"proxy-{next(_proxies)}.sock"
+    with FaultProxy(redis_server.host, redis_server.port, listen_unix=path) as proxy:
         yield proxy
 
 
@@ -282,12 +311,20 @@ def rng(request: pytest.FixtureRequest) -> random.Random:
 # -- outcomes ---------------------------------------------------------------
 
 
+def _busy(exc: BaseException) -> bool:
+    """True for Redis refusing the grader because a script never ends: the candidate
+    may run scripts, and only its script can keep Redis busy."""
+    return isinstance(exc, redis.exceptions.ResponseError) and str(exc).startswith("BUSY")
+
+
 def classify(exc: BaseException | None) -> Status:
     """Maps how a check ended to its status; anything unexpected is the kit's fault."""
     if exc is None:
         return "passed"
     if isinstance(exc, CandidateFault):
         return exc.status
+    if _busy(exc):
+        return "timed_out"
     if isinstance(exc, AssertionError):
         return "failed"
     if isinstance(exc, BaseExceptionGroup) and all(classify(e) == "failed" for e in exc.exceptions):
@@ -301,6 +338,8 @@ def _evidence(exc: BaseException, state: _CheckState | None, status: Status) -> 
     blob = next((n.strip() for n in notes if "reproduce_failure" in n), None)
     if isinstance(exc, CandidateFault):
         summary = exc.message
+    elif _busy(exc):
+        summary = f"a script of the candidate kept Redis busy past its time limit ({exc})"
     elif isinstance(exc, NoRedis):
         summary = f"infra error: no Redis, so this check could not run: {exc}"
     elif status == "infra_error":
@@ -362,8 +401,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if Path(cfg.results_path).exists():  # a usage error was already reported there
         return
     results = session.config.stash[RESULTS_KEY]
+    launcher = session.config.stash[LAUNCHER_KEY]
     payload = {
-        "isolation": default_launcher().isolation,
+        "isolation": launcher.isolation,
+        "isolation_detail": launcher.detail,
+        "isolation_degraded": launcher.degraded,
         "redis": session.config.stash[REDIS_KEY].report(),
         "checks": [asdict(r) for r in results],
         "order": session.config.stash.get(ORDER_KEY, []),

@@ -23,6 +23,8 @@ from dskata.drivers import driver_path
 from dskata.errors import UnknownCheck
 from dskata.grading.config import SessionConfig
 from dskata.results import CheckResult, check_from_dict
+from dskata.sandbox.launcher import LEVELS
+from dskata.staging import stage_kit_module
 
 # A backstop only: every check keeps its own deadline, so a session ends long before.
 SESSION_TIMEOUT_S = 3600.0
@@ -41,6 +43,8 @@ class RunOutcome:
     infra_error: str | None
     redis: dict[str, str] | None = None  # how Redis was obtained, for the report
     order: list[str] = field(default_factory=list)  # every selected check id, graders' order
+    isolation_detail: str = ""
+    isolation_degraded: bool = False
 
 
 def _pytest_argv(exercise: Exercise, config_path: Path, ini: Path) -> list[str]:
@@ -93,6 +97,10 @@ def run_checks(
     ini = scratch / "pytest.ini"
     ini.write_text(_INI, encoding="utf-8")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    reference = exercise.reference_module
+    if exercise.support and reference.is_file():
+        # The ``reference`` fixture's child imports the support modules too.
+        reference = stage_kit_module(exercise, reference, scratch / "reference")
     sessions: list[_Session] = []
     claims = scratch / "claims"
     claims.mkdir(exist_ok=True)
@@ -105,7 +113,7 @@ def run_checks(
             module_path=str(module_path),
             module_name=exercise.module_name,
             submission_root=str(module_path.parent),
-            reference_path=str(exercise.reference_module),
+            reference_path=str(reference),
             driver_path=str(driver_path(exercise.slug)),
             scratch=str(where / "checks"),
             seed=seed,
@@ -202,10 +210,24 @@ def _merge(outcomes: list[RunOutcome]) -> RunOutcome:
         (c for o in outcomes for c in o.checks), key=lambda c: rank.get(c.id, len(rank))
     )
     errors = [o.infra_error for o in outcomes if o.infra_error]
-    isolation = next((o.isolation for o in outcomes if o.isolation != "unknown"), "unknown")
+    # Every session probes the same machine, but should one have fallen lower, the
+    # report names the weakest level any check ran at (the ladder's order: LEVELS).
+    known = max(
+        (o for o in outcomes if o.isolation != "unknown"),
+        key=lambda o: LEVELS.index(o.isolation) if o.isolation in LEVELS else len(LEVELS),
+        default=outcomes[0],
+    )
     redis = next((o.redis for o in outcomes if o.redis and o.redis.get("error")), None)
     redis = redis or next((o.redis for o in outcomes if o.redis), None)
-    return RunOutcome(checks, isolation, "\n".join(errors) or None, redis, order)
+    return RunOutcome(
+        checks,
+        known.isolation,
+        "\n".join(errors) or None,
+        redis,
+        order,
+        known.isolation_detail,
+        any(o.isolation_degraded for o in outcomes),
+    )
 
 
 def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome:
@@ -227,4 +249,12 @@ def _collect(results_path: Path, log_path: Path, code: int | None) -> RunOutcome
     elif code not in (0, 1):  # 1 = some checks failed, which is normal
         infra = f"the grading session exited with {code}:\n{log_tail}"
     order = [str(cid) for cid in data.get("order", [])]
-    return RunOutcome(checks, str(data.get("isolation", "unknown")), infra, redis, order)
+    return RunOutcome(
+        checks,
+        str(data.get("isolation", "unknown")),
+        infra,
+        redis,
+        order,
+        str(data.get("isolation_detail", "")),
+        data.get("isolation_degraded") is True,
+    )

@@ -51,7 +51,8 @@ def print_summary(report: Report, console: Console) -> None:
             ("Score: ", "bold"),
             (f"{_format.num(report.score)} / {_format.num(report.max_score)}", "bold cyan"),
             f"  ({report.exercise} {report.exercise_version}, parts {_format.parts(report)}, "
-            f"seeds {report.seed_profile}, isolation {report.isolation}{_redis_words(report)})",
+            f"seeds {report.seed_profile}, isolation {report.isolation}"
+            f"{' (DEGRADED)' if report.isolation_degraded else ''}{_redis_words(report)})",
         )
     )
     console.print(_scorecard_table(report))

@@ -1,8 +1,15 @@
 """The parent's handle on one sandboxed child: start, ask, judge the reply, kill.
 
 Framing is JSON lines over two pipes. Wall-time limits are kept here, in the
-parent (``select`` with a deadline, then SIGKILL to the whole process group):
-an in-process alarm is defeated by a candidate that ignores SIGALRM.
+parent (``select`` with a deadline, then SIGKILL to the whole sandbox): an
+in-process alarm is defeated by a candidate that ignores SIGALRM.
+
+Nothing the child sends is trusted: every message must have exactly the fields of
+its kind, the id of the request it answers, and (where the driver declares one) a
+result of the declared shape with exact JSON types; anything else is tampering.
+The candidate's log is kept outside the folder the child may write to and read
+through the descriptor the parent opened, so a symlink or a FIFO planted there
+cannot make the grader read or wait on something else.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +36,14 @@ from dskata.sandbox.faults import (
     NotAttempted,
 )
 from dskata.sandbox.launcher import (
+    Launched,
     Launcher,
     LaunchRequest,
     Limits,
     python_argv,
     scrubbed_env,
 )
+from dskata.sandbox.replies import reply_problem
 
 SHIM = Path(__file__).with_name("shim.py")
 MAX_REPLY_BYTES = 16 * 1024 * 1024
@@ -57,6 +67,10 @@ class ChildSpec:
     # Fixed per process, so runs repeat; different between processes that share state,
     # so a key derived from hash() is not the same everywhere by accident.
     hash_seed: int = 0
+    # Other folders the child may read: e.g. the one holding Redis's unix socket.
+    readable: tuple[Path, ...] = ()
+    # op → JSON schema of its result (the driver's REPLIES); None: any JSON result.
+    reply_schemas: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -73,14 +87,16 @@ class Child:
     def __init__(self, spec: ChildSpec, launcher: Launcher) -> None:
         self.spec = spec
         self.launcher = launcher
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Launched | None = None
         self._next_id = 1
         self._buffer = bytearray()
         self._reply_fd = -1
         self._request_fd = -1
         self._dead: CandidateFault | None = None
         spec.scratch.mkdir(parents=True, exist_ok=True)
-        self.log_path = spec.scratch / "candidate.log"
+        # Beside the scratch folder, not in it: the one folder the child may write to.
+        self.log_path = spec.scratch.with_name(spec.scratch.name + ".log")
+        self._log_id: tuple[int, int] | None = None  # (device, inode) of the log we made
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -101,6 +117,7 @@ class Child:
         config = {
             "request_fd": req_read,
             "reply_fd": rep_write,
+            "grader_uid": os.getuid(),
             "limits": self.spec.limits.as_config(),
             "driver_path": str(self.spec.driver_path),
             "module_path": str(self.spec.module_path),
@@ -108,13 +125,20 @@ class Child:
             "submission_root": str(self.spec.submission_root),
             "driver_options": self.spec.driver_options,
         }
-        with open(self.log_path, "ab") as log:
+        spec = self.spec
+        readable = {spec.submission_root, spec.module_path.parent, *spec.readable}
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(self.log_path, flags, 0o644), "ab") as log:
+            info = os.fstat(log.fileno())
+            self._log_id = (info.st_dev, info.st_ino)
             request = LaunchRequest(
                 argv=python_argv(SHIM, json.dumps(config)),
-                cwd=self.spec.scratch,
-                env=scrubbed_env(self.spec.scratch, self.spec.hash_seed),
+                cwd=spec.scratch,
+                env=scrubbed_env(spec.scratch, spec.hash_seed),
                 pass_fds=(req_read, rep_write),
                 log=log,
+                readable=tuple(sorted(readable)),
+                limits=spec.limits,
             )
             try:
                 self._proc = self.launcher.launch(request)
@@ -123,24 +147,23 @@ class Child:
                 os.close(rep_write)
         self._request_fd = req_write
         self._reply_fd = rep_read
-        hello = self._read_message(time.monotonic() + self.spec.start_timeout_s, "import")
-        if "import_error" in hello:
+        hello = self._read_message(time.monotonic() + spec.start_timeout_s, "import")
+        if set(hello) == {"id", "import_error"} and hello["id"] == 0:
             err = hello["import_error"]
+            if not _valid_raised(err):
+                raise self._fail(CandidateTampered("malformed import error"))
             raise CandidateCrashed(
-                f"the module failed to import: {err.get('type')}: {err.get('message')}",
+                f"the module failed to import: {err['type']}: {err['message']}",
                 detail=str(err.get("traceback", "")),
             )
-        if hello.get("id") != 0 or "hello" not in hello:
+        if set(hello) != {"id", "hello"} or hello["id"] != 0 or not _valid_hello(hello["hello"]):
             raise self._fail(CandidateTampered("the child's first message was not a hello"))
 
     def close(self) -> None:
-        """Kills the child's whole process group and releases the pipes. Idempotent."""
-        proc = self._proc
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):  # a zombie we cannot reap
-                proc.wait(timeout=10)
+        """Kills every process of the sandbox, gives back its cgroups and uid, and
+        releases the pipes. Idempotent."""
+        if self._proc is not None:
+            self._proc.release()
         for fd in (self._request_fd, self._reply_fd):
             if fd >= 0:
                 with contextlib.suppress(OSError):
@@ -148,11 +171,10 @@ class Child:
         self._request_fd = self._reply_fd = -1
 
     def kill(self) -> None:
-        """SIGKILLs the child's process group now, as a crash would, and nothing else:
+        """SIGKILLs every process of the sandbox now, as a crash would, and nothing else:
         a thread waiting for its reply sees the death; ``close`` still cleans up."""
         if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.kill()
 
     @property
     def pid(self) -> int | None:
@@ -176,19 +198,28 @@ class Child:
         except (BrokenPipeError, OSError):
             raise self._fail(self._death(f"while sending {op}")) from None
         message = self._read_message(time.monotonic() + timeout_s, op)
-        if message.get("id") != rid:
-            raise self._fail(CandidateTampered(f"reply id {message.get('id')!r}, expected {rid}"))
-        if "protocol_error" in message:
+        if message["id"] != rid:
+            raise self._fail(CandidateTampered(f"reply id {message['id']!r}, expected {rid}"))
+        fields = set(message)
+        schemas = self.spec.reply_schemas
+        if fields == {"id", "protocol_error"}:
+            if schemas is not None and op in schemas:  # the driver has it: a forged reply
+                raise self._fail(CandidateTampered(f"a forged protocol error for {op}"))
             # The grader asked for an op the driver lacks: the kit's own bug.
-            raise RuntimeError(f"driver protocol error: {message['protocol_error']}")
-        if "raised" in message:
+            raise RuntimeError(f"driver protocol error: {message['protocol_error']!r:.200}")
+        if fields == {"id", "raised"}:
             raised = message["raised"]
             if not _valid_raised(raised):
                 raise self._fail(CandidateTampered("malformed exception description"))
             return Reply(raised=raised)
-        if set(message) != {"id", "result"}:
-            raise self._fail(CandidateTampered(f"unexpected reply fields {sorted(message)}"))
-        return Reply(result=message["result"])
+        if fields != {"id", "result"}:
+            raise self._fail(CandidateTampered(f"unexpected reply fields {sorted(fields)!r:.200}"))
+        result = message["result"]
+        if schemas is not None and op in schemas:
+            problem = reply_problem(schemas[op], result)
+            if problem is not None:
+                raise self._fail(CandidateTampered(f"the reply to {op} {problem}"))
+        return Reply(result=result)
 
     def call(self, op: str, args: dict[str, Any], *, timeout_s: float) -> Any:
         """Like request, but the candidate raising is a failure (CandidateRaised)."""
@@ -210,7 +241,7 @@ class Child:
                 raise self._fail(CandidateTampered("a reply exceeded the size cap"))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._fail(CandidateTimedOut(f"no answer to {what} within the time limit"))
+                raise self._fail(self._timeout(what))
             ready, _, _ = select.select([self._reply_fd], [], [], remaining)
             if not ready:
                 continue
@@ -222,11 +253,26 @@ class Child:
     def _decode(self, raw: bytes) -> dict[str, Any]:
         try:
             message = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…
             raise self._fail(CandidateTampered("a reply was not valid JSON")) from None
         if type(message) is not dict or type(message.get("id")) is not int:
             raise self._fail(CandidateTampered("a reply was not an object with an integer id"))
         return message
+
+    def _timeout(self, what: str) -> CandidateFault:
+        hit = self._proc.limit_hit() if self._proc is not None else None
+        if hit == "processes":
+            return CandidateResourceExceeded(
+                f"no answer to {what} within the time limit, after running into the process "
+                f"limit ({self.spec.limits.processes} processes and threads)"
+            )
+        if hit == "memory":  # e.g. the kernel killed a forked helper, the rest waited on it
+            return CandidateResourceExceeded(
+                f"no answer to {what} within the time limit, after the kernel killed "
+                f"processes of the sandbox over its memory limit "
+                f"({self.spec.limits.memory // (1024 * 1024)} MiB)"
+            )
+        return CandidateTimedOut(f"no answer to {what} within the time limit")
 
     def _death(self, when: str) -> CandidateFault:
         proc = self._proc
@@ -236,8 +282,17 @@ class Child:
                 code = proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 code = None
+            if proc.limit_hit() == "memory":
+                mib = self.spec.limits.memory // (1024 * 1024)
+                return CandidateResourceExceeded(
+                    f"the sandbox went over its memory limit ({mib} MiB) {when}: the kernel "
+                    "killed it"
+                )
         if code is not None and code < 0:
-            sig = signal.Signals(-code)
+            try:
+                sig = signal.Signals(-code)
+            except ValueError:
+                return CandidateCrashed(f"the process died from signal {-code} {when}")
             if sig in _RESOURCE_SIGNALS:
                 return CandidateResourceExceeded(f"the process was killed by {sig.name} {when}")
             return CandidateCrashed(f"the process died from {sig.name} {when}")
@@ -250,18 +305,21 @@ class Child:
 
     def log_excerpt(self) -> str | None:
         """Returns the head and tail of the candidate's captured stdout/stderr, or None."""
-        try:
-            size = self.log_path.stat().st_size
+        try:  # never follow a link, never wait on a FIFO, only the very file we made
+            fd = os.open(self.log_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return None
-        if size == 0:
-            return None
-        with open(self.log_path, "rb") as f:
-            head = f.read(LOG_EXCERPT_BYTES)
+        try:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != self._log_id or info.st_size == 0:
+                return None
+            size = info.st_size
             if size <= 2 * LOG_EXCERPT_BYTES:
-                return (head + f.read()).decode("utf-8", "replace")
-            f.seek(size - LOG_EXCERPT_BYTES)
-            tail = f.read()
+                return os.pread(fd, size, 0).decode("utf-8", "replace")
+            head = os.pread(fd, LOG_EXCERPT_BYTES, 0)
+            tail = os.pread(fd, LOG_EXCERPT_BYTES, size - LOG_EXCERPT_BYTES)
+        finally:
+            os.close(fd)
         skipped = size - 2 * LOG_EXCERPT_BYTES
         return (
             head.decode("utf-8", "replace")
@@ -271,12 +329,19 @@ class Child:
 
 
 def _valid_raised(raised: object) -> bool:
-    if type(raised) is not dict:
+    """True for the shim's exception description: exactly its fields, exact types."""
+    if type(raised) is not dict or not set(raised) <= {"type", "mro", "message", "traceback"}:
         return False
     if type(raised.get("type")) is not str or type(raised.get("message")) is not str:
         return False
+    if type(raised.get("traceback", "")) is not str:
+        return False
     mro = raised.get("mro")
     return type(mro) is list and all(type(n) is str for n in mro)
+
+
+def _valid_hello(hello: object) -> bool:
+    return type(hello) is dict and set(hello) == {"pid"} and type(hello["pid"]) is int
 
 
 def raise_for_raised(op: str, raised: dict[str, Any]) -> None:

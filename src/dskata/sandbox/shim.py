@@ -32,9 +32,13 @@ _LIMITS = {
 _TEXT_CAP = 4000
 
 
-def _apply_limits(limits: dict[str, int]) -> None:
+def _apply_limits(limits: dict[str, int], grader_uid: int) -> None:
     for name, value in limits.items():
         which = _LIMITS[name]
+        if name == "processes" and os.getuid() in (0, grader_uid):
+            # RLIMIT_NPROC counts every process of the uid (and nothing for root): only
+            # a uid the launcher leased for this sandbox alone makes it a sandbox limit.
+            continue
         # CPU gets a hard limit one second above the soft one: SIGXCPU first, then SIGKILL.
         hard = value + 1 if name == "cpu_s" else value
         resource.setrlimit(which, (value, hard))
@@ -117,7 +121,7 @@ def _serve(channel: _Channel, driver: Any) -> None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    _apply_limits(config["limits"])
+    _apply_limits(config["limits"], config.get("grader_uid", 0))
     channel = _Channel(config["request_fd"], config["reply_fd"])
     driver_module = _load("_dskata_driver", config["driver_path"])
     # Before the candidate's import: e.g. a skewed clock must already be in place
