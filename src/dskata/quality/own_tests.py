@@ -110,10 +110,13 @@ def run_tests(
     kit_redis = copy / "tests" / "redis_server.py"
     if kit_redis.exists():  # the kit's own copy, as for support modules
         shutil.copyfile(redis_server.__file__, kit_redis)
-    ini = scratch / "pytest.ini"
+    # Inside the copy: the sandbox shows the child the submission and its own scratch only.
+    ini = copy / ".dskata-pytest.ini"
     ini.write_text(_INI, encoding="utf-8")
     files = [str(copy / p.relative_to(staged.root)) for p in staged.own_test_files]
     args = [*files, "-c", str(ini), "--rootdir", str(copy), "-q", "-p", "no:cacheprovider"]
+    # fd capture and the logging plugin open /dev/null, which the sandbox does not offer.
+    args += ["--capture=sys", "-o", "log_file=/tmp/dskata-own-tests.log"]
     args += ["-x"] if stop_first else []
     spec = ChildSpec(
         module_path=target,
@@ -132,7 +135,8 @@ def run_tests(
         return RunResult(fault.status, {}, time.monotonic() - started, fault.message)
     took = time.monotonic() - started
     if reply.raised is not None:
-        return RunResult("crashed", {}, took, f"pytest raised {reply.raised.get('type')}")
+        why = f"{reply.raised.get('type')}: {reply.raised.get('message', '')}"
+        return RunResult("crashed", {}, took, f"pytest raised {why}")
     return _judge(reply.result, took, excerpt)
 
 

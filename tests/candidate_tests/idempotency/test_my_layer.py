@@ -346,8 +346,11 @@ def test_bad_ttl_and_lease_raise(value: float) -> None:
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    with redis_server.running() as server:
-        yield server.url
+    try:
+        with redis_server.running() as server:
+            yield server.url
+    except redis_server.NoRedis as exc:  # say so, rather than fail everything else
+        pytest.skip(f"no Redis here: {exc}")
 
 
 def client_for(url: str) -> redis.asyncio.Redis:

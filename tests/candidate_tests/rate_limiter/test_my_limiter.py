@@ -321,8 +321,11 @@ def test_threads_adding_many_keys_while_others_sweep() -> None:
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    with redis_server.running() as server:
-        yield server.url
+    try:
+        with redis_server.running() as server:
+            yield server.url
+    except redis_server.NoRedis as exc:  # say so, rather than fail everything else
+        pytest.skip(f"no Redis here: {exc}")
 
 
 def client_for(url: str, cls: type[redis.Redis] = redis.Redis) -> redis.Redis:
