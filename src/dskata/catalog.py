@@ -66,6 +66,29 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class TestingRubric:
+    """``[rubric.testing]``: points for the candidate's own tests killing the mutants."""
+
+    points: float
+    timeout_s: float = 60.0  # wall time of one run of the candidate's tests
+    # A mutant whose declared checks all lie in these dimensions is left out of the
+    # fraction (listed as not counted): unit tests can hardly see speed or memory.
+    uncounted_dimensions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HealthRubric:
+    """``[rubric.code_health]``: points for code-health signals; each met signal earns a share."""
+
+    points: float
+    rules: tuple[str, ...] = ("E", "F", "W", "B")  # ruff rule codes selected
+    max_ruff_findings: int = 0
+    max_mypy_errors: int = 0
+    max_complexity: int = 10
+    max_lines: int = 400
+
+
+@dataclass(frozen=True)
 class Exercise:
     slug: str
     title: str
@@ -77,6 +100,8 @@ class Exercise:
     candidate_dependencies: tuple[str, ...] = ("pytest>=8",)
     rubric: dict[str, Threshold] = field(default_factory=dict)
     default_threshold: Threshold = Threshold(meets=0.6, exceeds=0.9)
+    testing: TestingRubric | None = None  # None: the exercise does not grade own tests
+    code_health: HealthRubric | None = None
 
     @property
     def module_name(self) -> str:
@@ -167,7 +192,26 @@ def _load(path: Path) -> Exercise:
         )
         for p in data["parts"]
     )
+    testing = rubric.get("testing")
+    health = rubric.get("code_health")
     return Exercise(
+        testing=TestingRubric(
+            float(testing["points"]),
+            float(testing.get("timeout_s", 60.0)),
+            tuple(str(d) for d in testing.get("uncounted_dimensions", ())),
+        )
+        if testing
+        else None,
+        code_health=HealthRubric(
+            points=float(health["points"]),
+            rules=tuple(str(r) for r in health.get("rules", HealthRubric.rules)),
+            max_ruff_findings=int(health.get("max_ruff_findings", 0)),
+            max_mypy_errors=int(health.get("max_mypy_errors", 0)),
+            max_complexity=int(health.get("max_complexity", 10)),
+            max_lines=int(health.get("max_lines", 400)),
+        )
+        if health
+        else None,
         slug=str(data["slug"]),
         title=str(data["title"]),
         version=str(data["version"]),

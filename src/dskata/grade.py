@@ -21,6 +21,7 @@ import dskata
 from dskata.catalog import NOT_MEASURED, Exercise
 from dskata.errors import UsageError
 from dskata.grading.runner import RunOutcome, run_checks
+from dskata.quality import Quality, measure_quality, without_health_points_for_nothing
 from dskata.report import REPORT_FILES, InvalidReport, load_report, write_all
 from dskata.results import Report
 from dskata.scoring import score, settle
@@ -118,7 +119,10 @@ def grade(
             raise
         except Exception as exc:  # the kit failed: still write a report that says so
             outcome = RunOutcome([], "unknown", f"{type(exc).__name__}: {exc}")
-        report = build_report(staged, parts, profile, outcome, time.monotonic() - started)
+        quality = None if request.checks else measure_quality(staged, parts, scratch / "quality")
+        report = build_report(
+            staged, parts, profile, outcome, time.monotonic() - started, quality
+        )
         if request.checks:  # a narrowed grading is not the full one (batch resume asks)
             report.extra["only_checks"] = sorted(set(request.checks))
     return Graded(report, out_dir, write_all(report, out_dir))
@@ -162,9 +166,11 @@ def build_report(
     profile: SeedProfile,
     outcome: RunOutcome,
     duration: float,
+    quality: Quality | None = None,
 ) -> Report:
     checks = settle(outcome.checks)
-    scored = score(checks, staged.exercise)
+    quality = without_health_points_for_nothing(quality or Quality(), checks)
+    scored = score(checks, staged.exercise, quality.measured())
     return Report(
         kit_version=dskata.__version__,
         exercise=staged.exercise.slug,
@@ -187,4 +193,7 @@ def build_report(
         duration_s=round(duration, 2),
         infra_error=outcome.infra_error,
         redis=outcome.redis,
+        testing=quality.testing,
+        code_health=quality.code_health,
+        integrity_signals=quality.integrity_signals,
     )

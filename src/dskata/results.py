@@ -118,6 +118,91 @@ class DimensionScore:
 
 
 @dataclass
+class MutantRun:
+    """One run of the candidate's own tests against one known-buggy variant."""
+
+    name: str
+    mistake: str
+    parts: list[int]
+    killed: bool
+    status: str  # "failed" (a test caught it), "passed" (it survived), or a fault status
+    failing_tests: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+
+@dataclass
+class NotCounted:
+    """A mutant of the assigned parts left out of the testing fraction (see the rubric)."""
+
+    name: str
+    mistake: str
+    dimensions: list[str]  # of the checks it declares
+
+
+@dataclass
+class TestingResult:
+    """The testing dimension: the candidate's own tests against the reference and mutants.
+
+    ``verdict``: "scored" (they passed on the reference and ran against the mutants),
+    "no_tests", "fails_on_reference" (0 points; ``failing_on_reference`` names them),
+    or "infra_error" (the kit failed; charged nothing, counted as nothing).
+    """
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    points: float
+    max_points: float
+    verdict: str
+    summary: str
+    test_files: list[str] = field(default_factory=list)
+    tests_on_reference: int = 0
+    failing_on_reference: list[str] = field(default_factory=list)
+    mutants: list[MutantRun] = field(default_factory=list)
+    duration_s: float = 0.0
+    not_counted: list[NotCounted] = field(default_factory=list)
+
+    @property
+    def caught(self) -> list[MutantRun]:
+        return [m for m in self.mutants if m.killed]
+
+    @property
+    def missed(self) -> list[MutantRun]:
+        return [m for m in self.mutants if not m.killed]
+
+
+@dataclass
+class HealthSignal:
+    """One code-health measurement, shown as a signal against the rubric's limit."""
+
+    id: str  # "ruff", "mypy", "complexity", "lines", "docstrings"
+    title: str
+    value: float
+    limit: float
+    ok: bool
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CodeHealthResult:
+    points: float
+    max_points: float
+    signals: list[HealthSignal]
+    files: list[str]
+    isolation: str  # how the tools ran
+    error: str | None = None
+    note: str | None = None  # why the points differ from the signals (e.g. nothing passed)
+
+
+@dataclass
+class IntegritySignal:
+    """Something in the submission that tests have no business needing (information only)."""
+
+    file: str
+    line: int
+    what: str
+
+
+@dataclass
 class Report:
     kit_version: str
     exercise: str
@@ -143,6 +228,10 @@ class Report:
     isolation_degraded: bool = False
     schema_version: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    # Optional since kit 0.1 (schema 1 stays loadable): absent when not measured.
+    testing: TestingResult | None = None
+    code_health: CodeHealthResult | None = None
+    integrity_signals: list[IntegritySignal] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,5 +268,28 @@ def report_from_dict(data: dict[str, Any]) -> Report:
     """Rebuilds a Report from its ``report.json`` form (for ``compare`` and tests)."""
     checks = [check_from_dict(c) for c in data["checks"]]
     dims = {k: DimensionScore(**v) for k, v in data["dimensions"].items()}
-    fields = {k: v for k, v in data.items() if k not in ("checks", "dimensions")}
-    return Report(**fields, checks=checks, dimensions=dims)
+    skip = ("checks", "dimensions", "testing", "code_health", "integrity_signals")
+    fields = {k: v for k, v in data.items() if k not in skip}
+    testing = data.get("testing")
+    health = data.get("code_health")
+    signals = data.get("integrity_signals")
+    return Report(
+        **fields,
+        checks=checks,
+        dimensions=dims,
+        testing=TestingResult(
+            **{
+                **testing,
+                "mutants": [MutantRun(**m) for m in testing["mutants"]],
+                "not_counted": [NotCounted(**m) for m in testing.get("not_counted", [])],
+            }
+        )
+        if testing
+        else None,
+        code_health=CodeHealthResult(
+            **{**health, "signals": [HealthSignal(**s) for s in health["signals"]]}
+        )
+        if health
+        else None,
+        integrity_signals=[IntegritySignal(**s) for s in signals] if signals is not None else None,
+    )

@@ -64,8 +64,15 @@ def settle(checks: list[CheckResult]) -> list[CheckResult]:
     return [replace(c, points=earned_points(c)) for c in checks]
 
 
-def score(checks: list[CheckResult], exercise: Exercise) -> Scored:
+def score(
+    checks: list[CheckResult],
+    exercise: Exercise,
+    measured: dict[str, tuple[float, float]] | None = None,
+) -> Scored:
     """Scores ``checks`` against ``exercise``'s rubric.
+
+    ``measured``: points (earned, available) of dimensions measured outside the checks
+    (the candidate's own tests, code health), added to those dimensions as they are.
 
     Raises KitError when a check names a dimension outside ``DIMENSIONS``: that is a
     mis-tagged grader, and charging or crediting the candidate for it would be wrong.
@@ -79,6 +86,11 @@ def score(checks: list[CheckResult], exercise: Exercise) -> Scored:
             )
         earned[check.dimension] += earned_points(check)
         available[check.dimension] += max(check.max_points, 0.0)
+    for dimension, (got, out_of) in (measured or {}).items():
+        if dimension not in available:
+            raise KitError(f"measured dimension {dimension!r} is not one of {DIMENSIONS}")
+        earned[dimension] += min(max(got, 0.0), max(out_of, 0.0))
+        available[dimension] += max(out_of, 0.0)
 
     dimensions = {
         d: DimensionScore(score=_tidy(earned[d]), max_score=_tidy(available[d])) for d in DIMENSIONS

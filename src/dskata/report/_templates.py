@@ -28,6 +28,7 @@ HTML_SECTIONS: tuple[str, ...] = (
     "broke",
     "debrief",
     "failed",
+    "quality",
     "passed",
     "not_measured",
 )
@@ -37,6 +38,7 @@ MD_SECTIONS: tuple[str, ...] = (
     "dimensions",
     "debrief",
     "failed",
+    "quality",
     "passed",
     "not_measured",
 )

@@ -72,6 +72,33 @@ class Row:
     def passed(self) -> int:
         return sum(c.status == "passed" for c in self.report.checks)
 
+    def killed(self, mutant: str) -> bool | None:
+        """Whether this candidate's own tests caught ``mutant`` (None: not run for them)."""
+        testing = self.report.testing
+        found = [m for m in testing.mutants if m.name == mutant] if testing else []
+        return found[0].killed if found else None
+
+    @property
+    def testing_line(self) -> str:
+        """The own-tests result in a few words: "12/15 caught", "fails on reference", …"""
+        t = self.report.testing
+        if t is None:
+            return ""
+        if t.verdict == "scored":
+            return f"{len(t.caught)}/{len(t.mutants)} caught"
+        return {"no_tests": "no own tests", "fails_on_reference": "fail on a correct solution"}.get(
+            t.verdict, "not measured (kit failure)"
+        )
+
+    @property
+    def health_line(self) -> str:
+        h = self.report.code_health
+        if h is None:
+            return ""
+        if h.error is not None:
+            return "not measured"
+        return f"{sum(s.ok for s in h.signals)}/{len(h.signals)} signals ok"
+
 
 @dataclass
 class Comparison:
@@ -80,6 +107,16 @@ class Comparison:
     titles: dict[str, str]
     warnings: list[str]
     not_graded: list[tuple[str, str]] = field(default_factory=list)
+    # The known mistakes some candidate's own tests ran against (name -> mistake).
+    mutants: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_quality(self) -> bool:
+        """Some report measured own tests, code health or integrity signals."""
+        return any(
+            r.report.testing or r.report.code_health or r.report.integrity_signals
+            for r in self.rows
+        )
 
     @property
     def exercise(self) -> str:
@@ -153,7 +190,13 @@ def build(
         for check in report.checks:
             check_ids.setdefault(check.id, None)
             titles.setdefault(check.id, check.title)
-    return Comparison(rows, list(check_ids), titles, _warnings(rows, exercises), list(not_graded))
+    mutants: dict[str, str] = {}
+    for _, report in loaded:
+        for m in report.testing.mutants if report.testing else []:
+            mutants.setdefault(m.name, m.mistake)
+    return Comparison(
+        rows, list(check_ids), titles, _warnings(rows, exercises), list(not_graded), mutants
+    )
 
 
 def _labels(loaded: Sequence[tuple[Path, Report]]) -> list[str]:
@@ -209,6 +252,14 @@ def _warnings(rows: Sequence[Row], exercises: list[str]) -> list[str]:
     return found
 
 
+def kill_mark(killed: bool | None) -> str:
+    return "·" if killed is None else "✓" if killed else "✗"
+
+
+def kill_class(killed: bool | None) -> str:
+    return "none" if killed is None else "pass" if killed else "fail"
+
+
 def grid_mark(status: str | None) -> str:
     return "·" if status is None else GRID_MARKS.get(status, "?")
 
@@ -230,7 +281,13 @@ def _context(comparison: Comparison) -> dict[str, object]:
 @cache
 def _env(autoescape: bool) -> jinja2.Environment:
     env = _templates.environment(autoescape=autoescape, text=text, cell=cell)
-    env.globals.update(grid_mark=grid_mark, grid_class=grid_class, status_word=_format.status_word)
+    env.globals.update(
+        grid_mark=grid_mark,
+        grid_class=grid_class,
+        status_word=_format.status_word,
+        kill_mark=kill_mark,
+        kill_class=kill_class,
+    )
     return env
 
 
@@ -263,6 +320,7 @@ def compare_csv(comparison: Comparison) -> str:
         "infra_error",
         "report",
     ]
+    header += _quality_header(comparison)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -276,8 +334,32 @@ def compare_csv(comparison: Comparison) -> str:
         line += [r.exercise, r.exercise_version, r.kit_version, " ".join(map(str, r.parts))]
         line += [r.seed_profile, r.seed_profile_sha256, r.submission_sha256]
         line += [_format.one_line(r.infra_error or ""), row.source]
+        line += _quality_cells(comparison, row)
         writer.writerow([_csv_safe(v) for v in line])
     return buf.getvalue()
+
+
+def _quality_header(comparison: Comparison) -> list[str]:
+    """Columns for own tests, code health and integrity: only when some report has them."""
+    if not comparison.has_quality:
+        return []
+    head = ["own tests", "mutants caught", "mutants run", "code health", "integrity signals"]
+    return head + [f"caught: {name}" for name in comparison.mutants]
+
+
+def _quality_cells(comparison: Comparison, row: Row) -> list[object]:
+    if not comparison.has_quality:
+        return []
+    t = row.report.testing
+    cells: list[object] = [
+        t.verdict if t else "",
+        len(t.caught) if t else "",
+        len(t.mutants) if t else "",
+        row.health_line,
+        len(row.report.integrity_signals or []),
+    ]
+    marks = {True: "yes", False: "no", None: ""}
+    return cells + [marks[row.killed(name)] for name in comparison.mutants]
 
 
 def _dim(report: Report, name: str, attr: str) -> str:

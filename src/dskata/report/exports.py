@@ -13,6 +13,13 @@ so the same report gives the same bytes. The shape is the common one CI tools re
 @hostname,@tests,@failures,@errors,@skipped,@time]/properties, testcase[@name,
 @classname,@time]/(failure|error|skipped), system-out``.
 
+The testing and code-health dimensions, measured outside the checks, appear in both
+as one entry each (``TESTING``, ``CODE-HEALTH``; see ``quality_entries``): passed when
+they earned all their points, a failure otherwise (with the caught/missed mutants or
+the signals over their limits), an error when the kit failed to measure them.
+Integrity signals, which never carry points, are told in JUnit's ``system-out`` and
+Gradescope's top-level ``output``.
+
 Status mapping (the candidate is never charged for the kit's fault):
 
 =====================  ===================================
@@ -28,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +77,80 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+@dataclass(frozen=True)
+class QualityEntry:
+    """The testing or code-health result as one test-like entry of an export."""
+
+    id: str
+    title: str
+    dimension: str
+    points: float
+    max_points: float
+    outcome: str  # "passed", "failed", "error" (the kit's fault: never charged)
+    message: str
+    text: str
+    duration_s: float = 0.0
+
+
+def quality_entries(report: Report) -> list[QualityEntry]:
+    """The report's testing and code-health results, in that order (absent: none)."""
+    entries: list[QualityEntry] = []
+    t = report.testing
+    if t is not None:
+        lines = [t.summary]
+        if t.mutants:
+            lines.append("Your tests caught: " + ("; ".join(m.mistake for m in t.caught) or "none"))
+            lines.append("Missed: " + ("; ".join(m.mistake for m in t.missed) or "none"))
+        lines += [f"Fails on a correct solution: {n}" for n in t.failing_on_reference]
+        if t.not_counted:
+            lines.append("Not counted: " + "; ".join(n.mistake for n in t.not_counted))
+        lines += [f"Test file: {f}" for f in t.test_files]
+        outcome = (
+            "error"
+            if t.verdict == "infra_error"
+            else "passed"
+            if t.points >= t.max_points
+            else "failed"
+        )
+        entries.append(
+            QualityEntry(
+                "TESTING", "the candidate's own tests against the known mistakes", "testing",
+                t.points, t.max_points, outcome, t.summary, "\n".join(lines), t.duration_s,
+            )
+        )  # fmt: skip
+    h = report.code_health
+    if h is not None:
+        over = [s for s in h.signals if not s.ok]
+        if h.error is not None:
+            outcome, message = "error", f"not measured: {h.error}"
+        else:
+            outcome = "passed" if h.points >= h.max_points else "failed"
+            message = (
+                f"{len(over)} of {len(h.signals)} signals over their limit" if over else "all ok"
+            )
+            if h.note:
+                message += f"; {h.note}"
+        lines = [message] + [
+            f"{s.title}: {_format.num(s.value)} (limit {_format.num(s.limit)})"
+            + ("" if s.ok else " over: " + "; ".join(s.details[:3]))
+            for s in h.signals
+        ]
+        entries.append(
+            QualityEntry(
+                "CODE-HEALTH", "code-health signals (lint, types, complexity, size, docstrings)",
+                "code health", h.points, h.max_points, outcome, message, "\n".join(lines),
+            )
+        )  # fmt: skip
+    return entries
+
+
+def _integrity_lines(report: Report) -> list[str]:
+    return [
+        f"integrity signal (information only): {s.file}:{s.line} {s.what}"
+        for s in report.integrity_signals or []
+    ]
+
+
 def _timestamp(created_at: str) -> str:
     """ISO 8601 without a zone, in UTC, as the JUnit schema wants it."""
     try:
@@ -86,13 +168,16 @@ def _secs(value: float) -> str:
 
 def junit_xml(report: Report) -> str:
     """Returns ``report.junit.xml``: one testsuite, one testcase per check."""
+    quality = quality_entries(report)
     failures = sum(
         c.status not in ("passed", "not_attempted", "infra_error") for c in report.checks
+    ) + sum(q.outcome == "failed" for q in quality)
+    errors = sum(c.status == "infra_error" for c in report.checks) + sum(
+        q.outcome == "error" for q in quality
     )
-    errors = sum(c.status == "infra_error" for c in report.checks)
     skipped = sum(c.status == "not_attempted" for c in report.checks)
     counts = {
-        "tests": str(len(report.checks)),
+        "tests": str(len(report.checks) + len(quality)),
         "failures": str(failures),
         "errors": str(errors),
         "skipped": str(skipped),
@@ -126,8 +211,27 @@ def junit_xml(report: Report) -> str:
             },
         )
         _outcome(case, check)
+    for q in quality:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "name": _xml(f"{q.id}: {q.title}"),
+                "classname": f"dskata.{report.exercise}.{q.dimension.replace(' ', '_')}",
+                "time": _secs(q.duration_s),
+            },
+        )
+        if q.outcome != "passed":
+            tag = "error" if q.outcome == "error" else "failure"
+            kind = q.dimension.replace(" ", "_")
+            element = ET.SubElement(
+                case, tag, {"message": _xml(_format.one_line(q.message)), "type": kind}
+            )
+            element.text = _xml(q.text)
     out = ET.SubElement(suite, "system-out")
     out.text = f"score {_format.num(report.score)} / {_format.num(report.max_score)}"
+    for line in _integrity_lines(report):
+        out.text += "\n" + _xml(line)
     if report.infra_error:
         out.text += f"\ninfra error (the kit's fault): {_xml(report.infra_error)}"
     ET.indent(root)
@@ -183,8 +287,22 @@ def gradescope_results(report: Report) -> dict[str, Any]:
         }
         for c in report.checks
     ]
+    quality = quality_entries(report)
+    tests += [
+        {
+            "name": f"{q.id}: {q.title}",
+            "number": q.id,
+            "score": float(q.points),
+            "max_score": 0.0 if q.outcome == "error" else float(q.max_points),  # never charged
+            "status": "passed" if q.outcome == "passed" else "failed",
+            "visibility": GRADESCOPE_VISIBILITY,
+            "tags": [q.dimension],
+            "output": q.text,
+        }
+        for q in quality
+    ]
     earned = round(sum(t["score"] for t in tests), 6) + 0.0  # type: ignore[misc]
-    available = round(sum(c.max_points for c in report.checks), 6) + 0.0
+    available = round(sum(t["max_score"] for t in tests), 6) + 0.0  # type: ignore[misc]
     output = (
         f"dskata {report.kit_version}, {report.exercise} {report.exercise_version}, parts "
         f"{_format.parts(report)}, seeds {report.seed_profile}: score "
@@ -192,6 +310,8 @@ def gradescope_results(report: Report) -> dict[str, Any]:
     )
     if report.infra_error:
         output += f"\nInfra error — the kit failed, not the candidate: {report.infra_error}"
+    for line in _integrity_lines(report):
+        output += "\n" + line
     return {
         "score": earned,
         "max_score": available,
