@@ -229,6 +229,10 @@ BAD_LIMITS: list[tuple[str, Any]] = [
     ("lease", float("nan")),
     ("lease", float("inf")),
 ]
+# Not numbers: the statement wants ValueError, and accepts TypeError too. A layer that
+# converts with float() first takes "5" for 5.0 (None cannot be sent: the driver leaves
+# a None argument at its default).
+NOT_NUMBERS: list[tuple[str, Any]] = [("ttl", "5"), ("lease", "30"), ("ttl", [60])]
 
 
 def check_bad_limits(story: Story, cls: str, construct: Callable[..., Reply]) -> None:
@@ -238,6 +242,13 @@ def check_bad_limits(story: Story, cls: str, construct: Callable[..., Reply]) ->
         story.say(f"{cls}({name}={value!r}) → {raised_words(reply.raised)}")
         assert raised_is(reply.raised, "ValueError"), (
             f"{cls}({name}={value!r}) must raise ValueError; it {raised_words(reply.raised)}"
+        )
+    for name, value in NOT_NUMBERS:
+        reply = construct(**{name: value})
+        story.say(f"{cls}({name}={value!r}) → {raised_words(reply.raised)}")
+        assert raised_is(reply.raised, "ValueError") or raised_is(reply.raised, "TypeError"), (
+            f"{cls}({name}={value!r}) must raise ValueError (or TypeError); "
+            f"it {raised_words(reply.raised)}"
         )
     for name, value in (("ttl", 0.001), ("lease", 1)):
         reply = construct(**{name: value})
