@@ -134,11 +134,11 @@ class Session:
                 self.returned.append(cid)
         return ran
 
-    def finish(self, call: str, value: Any, *, recorded: bool = True) -> None:
+    def finish(self, call: str, value: Any, *, recorded: bool | None = True) -> None:
         """Finishes the call's operation with ``value``; its caller must get it back.
 
         ``recorded=False``: Redis was failing, so the result cannot have been stored;
-        the claim stays until its lease ends.
+        the claim stays until its lease ends. ``None``: it may or may not have been.
         """
         event = self.candidate.call(
             "finish", call_id=call, value=value, timeout=self.timeout, timeout_s=10
@@ -156,7 +156,9 @@ class Session:
                 f"but execute {got}"
             )
         self.story.say(f"{self._t()}: {call}'s caller gets it back")
-        if recorded:
+        if recorded is None:
+            self.model.finish_maybe_recorded(call, value, self.now)
+        elif recorded:
             self.model.finish(call, value, self.now)
         else:
             self.model.keep_claim(call)
