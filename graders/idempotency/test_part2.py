@@ -357,7 +357,9 @@ def _late_write_cases(
             a.fail(stale)
         time.sleep(max(0.0, claimed + LATE_LEASE_S + LATE_TAKEOVER_AFTER_S - time.monotonic()))
         fresh = b.start(("job", "A"))  # the lease ran out: B takes over (or replays A's)
-        time.sleep(LATE_WRITE_S + 0.2)  # whatever A sent late has reached Redis by now
+        # Whatever A sent late has reached Redis by now, and B's lease still holds.
+        landed = claimed + LATE_LEASE_S - LATE_READ_BEFORE_S + LATE_WRITE_S + 0.2
+        time.sleep(max(0.0, landed - time.monotonic()))
         fault_proxy.heal()
         story.say("… A's late requests have all reached Redis")
         c.start(("job", "A"))  # B's claim (or A's record) still holds
