@@ -113,3 +113,13 @@ def test_close_frees_the_port(server: redis_server.Server, tmp_path: Path) -> No
     proxy.close()
     with pytest.raises(redis.ConnectionError):
         redis.Redis(port=port, socket_connect_timeout=TIMEOUT_S, retry=Retry(NoBackoff(), 0)).ping()
+
+
+def test_latency_spares_the_next_requests(proxy: FaultProxy) -> None:
+    client = _client(proxy)
+    client.ping()
+    proxy.set("latency", delay_s=0.1, spare=1)
+    first, took_first = _timed(client)
+    second, took_second = _timed(client)
+    assert first is True and took_first < 0.05
+    assert second is True and 0.1 <= took_second < 0.2

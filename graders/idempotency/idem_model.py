@@ -189,6 +189,19 @@ class Model:
             [None if isinstance(s, Claim) and s.call == call else s for s in self._states(key)],
         )
 
+    def finish_maybe_recorded(self, call: str, value: Any, now: float) -> None:
+        """The caller got ``value`` back, but whether its record reached Redis before the
+        lease ran out is not known (its write may have timed out): either is accepted."""
+        key, fingerprint = self.running.pop(call)
+        record = Record(fingerprint, value, now + self.ttl)
+        after: list[State] = []
+        for state in self._states(key):
+            if isinstance(state, Claim) and state.call == call:
+                after += [record, state]
+            else:
+                after.append(state)
+        self._set(key, after)
+
     def keep_claim(self, call: str) -> None:
         """The result could not be recorded (Redis failed): the claim lapses with its lease."""
         self.running.pop(call)

@@ -274,7 +274,9 @@ def test_redis_crash(spawn: Spawn, story: Story, redis_server: Server) -> None:
     timeout=60,
     title="An executor whose lease expired cannot overwrite or release the claim that replaced it",
 )
-def test_redis_fencing(spawn: Spawn, story: Story, redis_server: Server) -> None:
+def test_redis_fencing(
+    spawn: Spawn, story: Story, redis_server: Server, fault_proxy: FaultProxy
+) -> None:
     lease = 0.6
     procs = {n: spawn(n) for n in "ABC"}
     cases = [(e, "ABC") for e in ("finish-after", "finish", "fail", "cancel")]
@@ -312,6 +314,58 @@ def test_redis_fencing(spawn: Spawn, story: Story, redis_server: Server) -> None
             c.start(("job", "A"))  # the fresh claim still holds
             b.finish(fresh, value_for(fresh, 2))
         c.start(("job", "A"))  # replays the fresh result
+    _late_write_cases(procs, story, redis_server, fault_proxy)
+
+
+# A stale executor's write that checks the token in one request and writes in the next
+# (GET, then MULTI … EXEC without WATCH) is fenced only if nobody takes the key over in
+# between. The proxy opens that gap: it lets the executor's first request through at
+# once and holds every later one LATE_WRITE_S, so a read made while the lease holds is
+# followed by a write that lands after another process took the key over.
+LATE_LEASE_S = 1.0
+LATE_READ_BEFORE_S = 0.3  # the stale executor's operation ends this long before its lease
+LATE_TAKEOVER_AFTER_S = 0.15  # the takeover comes this long after the lease ran out
+LATE_WRITE_S = 0.8  # its later requests arrive this long after they were sent
+
+
+def _late_write_cases(
+    procs: dict[str, Candidate], story: Story, redis_server: Server, fault_proxy: FaultProxy
+) -> None:
+    for n, ending in enumerate(("finish", "fail"), 1):
+        model = Model(3600.0, LATE_LEASE_S, RETRY_TOLERANCE_S)
+        prefix = f"grader:fence:late:{n}:"
+        a = open_session(procs["A"], story, fault_proxy.url, f"A-late{n}", ttl=3600,
+                         lease=LATE_LEASE_S, prefix=prefix, model=model)  # fmt: skip
+        b, c = (
+            open_session(procs[p], story, redis_server.url, f"{p}-late{n}", ttl=3600,
+                         lease=LATE_LEASE_S, prefix=prefix, model=model)
+            for p in "BC"
+        )  # fmt: skip
+        claimed = time.monotonic()
+        [stale] = a.start(("job", "A"))
+        time.sleep(max(0.0, claimed + LATE_LEASE_S - LATE_READ_BEFORE_S - time.monotonic()))
+        fault_proxy.set("latency", delay_s=LATE_WRITE_S, spare=1)
+        story.say(
+            f"A's first request to Redis from now goes through at once; every later one "
+            f"arrives {LATE_WRITE_S:g} s after it was sent"
+        )
+        if ending == "finish":
+            # Its record may have landed in time (one script call) or not (a write that
+            # came late, or timed out): both are right.
+            a.finish(stale, value_for(stale, 1), recorded=None)
+        else:
+            a.fail(stale)
+        time.sleep(max(0.0, claimed + LATE_LEASE_S + LATE_TAKEOVER_AFTER_S - time.monotonic()))
+        fresh = b.start(("job", "A"))  # the lease ran out: B takes over (or replays A's)
+        # Whatever A sent late has reached Redis by now, and B's lease still holds.
+        landed = claimed + LATE_LEASE_S - LATE_READ_BEFORE_S + LATE_WRITE_S + 0.2
+        time.sleep(max(0.0, landed - time.monotonic()))
+        fault_proxy.heal()
+        story.say("… A's late requests have all reached Redis")
+        c.start(("job", "A"))  # B's claim (or A's record) still holds
+        if fresh:
+            b.finish(fresh[0], value_for(fresh[0], 2))
+            c.start(("job", "A"))
 
 
 @contextlib.contextmanager

@@ -84,6 +84,17 @@ ESCALATE = _scenario(
     {"t": 2.05, "do": "close", "cancel": True},
     {"t": 2.06, "do": "close", "cancel": False},
 )
+# Two tasks call a plain close() while one job runs and one waits: both return only
+# when the last job ends (a second close() that returns at once is wrong).
+TWO_CLOSERS = _scenario(
+    1,
+    1,
+    [5, 5],
+    _submit(0.01, 0),
+    _submit(0.02, 1),
+    {"t": 1.03, "do": "close", "cancel": False},
+    {"t": 1.04, "do": "close", "cancel": False},
+)
 # close(cancel=True), and a plain close() from another task in the same step: the
 # queued jobs must still never start (cancel=True is sticky).
 STICKY = _scenario(
@@ -189,6 +200,7 @@ def test_cancel(candidate: Candidate, story: Story, scenario: Scenario) -> None:
 @example(scenario=CLOSE_WAITERS)
 @example(scenario=ESCALATE)
 @example(scenario=STICKY)
+@example(scenario=TWO_CLOSERS)
 def test_close(candidate: Candidate, story: Story, scenario: Scenario) -> None:
     judged(candidate, story, scenario, frozenset({CLOSE}), also_after="close")
 

@@ -10,7 +10,10 @@ Graders put it between the candidate's Redis client and Redis, then switch its m
 between calls (so the fault a call meets is decided by the grader, not by timing):
 
 - ``pass``: bytes flow unchanged;
-- ``latency``: every chunk a client sends waits ``delay_s`` before it is forwarded;
+- ``latency``: every chunk a client sends waits ``delay_s`` before it is forwarded
+  (with ``spare=n``, the next ``n`` chunks go at once: a client's first request
+  passes and the ones that follow it arrive late, which opens a window between a
+  read and the write that depends on it);
 - ``blackhole``: connections are accepted, requests are swallowed, nothing answers;
 - ``reset``: every open connection is torn down with a TCP RST, and so is every new one;
 - ``cut``: requests go through, replies are cut in the middle and the connection reset.
@@ -96,7 +99,7 @@ class _Link:
                     self.reset()
                     return
                 continue
-            if mode == "latency" and to_server:
+            if mode == "latency" and to_server and not self.proxy._spend_spare():
                 time.sleep(delay_s)
             if mode == "cut" and not to_server:
                 with contextlib.suppress(OSError):
@@ -132,6 +135,7 @@ class FaultProxy:
         self.stats = ProxyStats()
         self._mode: Mode = "pass"
         self._delay_s = 0.0
+        self._spare = 0  # latency: chunks still let through at once
         self._lock = threading.Lock()
         self._links: set[_Link] = set()
         self._closed = False
@@ -148,12 +152,13 @@ class FaultProxy:
         with self._lock:
             return self._mode, self._delay_s
 
-    def set(self, mode: Mode, *, delay_s: float = 0.0) -> None:
-        """Switches every connection, open or future, to ``mode`` now."""
+    def set(self, mode: Mode, *, delay_s: float = 0.0, spare: int = 0) -> None:
+        """Switches every connection, open or future, to ``mode`` now. ``spare``
+        (latency only): that many client chunks, from now on, are not delayed."""
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not one of {MODES}")
         with self._lock:
-            self._mode, self._delay_s = mode, delay_s
+            self._mode, self._delay_s, self._spare = mode, delay_s, spare
             links = list(self._links) if mode == "reset" else []
         for link in links:
             link.reset()
@@ -195,6 +200,14 @@ class FaultProxy:
         self.close()
 
     # -- internals -------------------------------------------------------------
+
+    def _spend_spare(self) -> bool:
+        """True (and one fewer spare) if this chunk may skip the latency."""
+        with self._lock:
+            if self._spare <= 0:
+                return False
+            self._spare -= 1
+            return True
 
     def _count_request(self) -> None:
         with self._lock:
