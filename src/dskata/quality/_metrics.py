@@ -7,8 +7,8 @@ import ast
 import json
 import sys
 
-from radon.complexity import cc_visit  # type: ignore[import-untyped]
-from radon.raw import analyze  # type: ignore[import-untyped]
+from radon.complexity import cc_visit
+from radon.raw import analyze
 
 
 def _undocumented(tree: ast.Module) -> list[str]:

@@ -242,8 +242,19 @@ class Child:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._fail(self._timeout(what))
-            ready, _, _ = select.select([self._reply_fd], [], [], remaining)
+            # Wake every quarter second to ask the cgroup: once the kernel has OOM-killed a
+            # member, the sandbox is over its limit for good; waiting out the deadline
+            # would only let the rest of a fork tree keep it pinned there.
+            ready, _, _ = select.select([self._reply_fd], [], [], min(remaining, 0.25))
             if not ready:
+                if self._proc is not None and self._proc.limit_hit() == "memory":
+                    mib = self.spec.limits.memory // (1024 * 1024)
+                    raise self._fail(
+                        CandidateResourceExceeded(
+                            f"the sandbox went over its memory limit ({mib} MiB) during "
+                            f"{what}: the kernel killed a process of it"
+                        )
+                    )
                 continue
             chunk = os.read(self._reply_fd, 1 << 16)
             if not chunk:
