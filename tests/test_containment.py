@@ -190,7 +190,10 @@ def _grade(ws: Path, out: Path, level: str) -> float:
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["score"] == 100.0 and report["isolation"] == level
+    # A workspace of the reference with only the public tests: every hidden check passes
+    # (the testing dimension, which needs the candidate's own tests, earns nothing).
+    checks = [c for c in report["checks"]]
+    assert all(c["status"] == "passed" for c in checks) and report["isolation"] == level
     return float(report["duration_s"])
 
 
