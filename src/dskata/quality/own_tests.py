@@ -38,7 +38,7 @@ from dskata.results import MutantRun, NotCounted, TestingResult
 from dskata.sandbox.child import Child, ChildSpec
 from dskata.sandbox.faults import CandidateFault
 from dskata.sandbox.launcher import Limits, default_launcher
-from dskata.staging import Staged
+from dskata.staging import Staged, add_support_files
 from dskata.verify import Target, targets_for
 
 DRIVER = Path(__file__).with_name("pytest_driver.py")
@@ -103,10 +103,7 @@ def run_tests(
     shutil.copytree(staged.root, copy)
     target = copy / exercise.module
     target.write_text(source, encoding="utf-8")
-    for rel in exercise.support:  # the kit's own copies, never the candidate's (dedup_consumer)
-        dest = copy / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(exercise.exercise_dir / rel, dest)
+    add_support_files(exercise, copy)  # the kit's own copies, never the candidate's
     kit_redis = copy / "tests" / "redis_server.py"
     if kit_redis.exists():  # the kit's own copy, as for support modules
         shutil.copyfile(redis_server.__file__, kit_redis)
@@ -115,7 +112,7 @@ def run_tests(
     ini.write_text(_INI, encoding="utf-8")
     files = [str(copy / p.relative_to(staged.root)) for p in staged.own_test_files]
     args = [*files, "-c", str(ini), "--rootdir", str(copy), "-q", "-p", "no:cacheprovider"]
-    # fd capture and the logging plugin open /dev/null, which the sandbox does not offer.
+    # sys capture and a log file in /tmp: nothing here depends on the sandbox's /dev.
     args += ["--capture=sys", "-o", "log_file=/tmp/dskata-own-tests.log"]
     args += ["-x"] if stop_first else []
     spec = ChildSpec(

@@ -247,14 +247,8 @@ class Child:
             # would only let the rest of a fork tree keep it pinned there.
             ready, _, _ = select.select([self._reply_fd], [], [], min(remaining, 0.25))
             if not ready:
-                if self._proc is not None and self._proc.limit_hit() == "memory":
-                    mib = self.spec.limits.memory // (1024 * 1024)
-                    raise self._fail(
-                        CandidateResourceExceeded(
-                            f"the sandbox went over its memory limit ({mib} MiB) during "
-                            f"{what}: the kernel killed a process of it"
-                        )
-                    )
+                if (over := self._over_memory(f"during {what}")) is not None:
+                    raise self._fail(over)
                 continue
             chunk = os.read(self._reply_fd, 1 << 16)
             if not chunk:
@@ -285,6 +279,16 @@ class Child:
             )
         return CandidateTimedOut(f"no answer to {what} within the time limit")
 
+    def _over_memory(self, when: str) -> CandidateFault | None:
+        """The verdict for a sandbox the kernel OOM-killed a process of, or None."""
+        if self._proc is None or self._proc.limit_hit() != "memory":
+            return None
+        mib = self.spec.limits.memory // (1024 * 1024)
+        return CandidateResourceExceeded(
+            f"the sandbox went over its memory limit ({mib} MiB) {when}: the kernel killed "
+            "a process of it"
+        )
+
     def _death(self, when: str) -> CandidateFault:
         proc = self._proc
         code: int | None = None
@@ -293,12 +297,8 @@ class Child:
                 code = proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 code = None
-            if proc.limit_hit() == "memory":
-                mib = self.spec.limits.memory // (1024 * 1024)
-                return CandidateResourceExceeded(
-                    f"the sandbox went over its memory limit ({mib} MiB) {when}: the kernel "
-                    "killed it"
-                )
+            if (over := self._over_memory(when)) is not None:
+                return over
         if code is not None and code < 0:
             try:
                 sig = signal.Signals(-code)
